@@ -1,0 +1,128 @@
+// A local stand-in for a Wristband application's token endpoint (POST /api/v1/oauth2/token, client-credentials
+// grant, HTTP Basic client authentication), for the demo and the integration tests. It issues opaque tokens,
+// remembers when each expires so a protected API can check them, and lets a caller script what it answers next.
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+const TOKEN_PATH = '/api/v1/oauth2/token';
+
+/**
+ * @typedef {(req: http.IncomingMessage, res: http.ServerResponse) => void} ScriptedAnswer
+ *   Takes over one request entirely: write a status, a body, stall, or destroy the socket.
+ * @typedef {{ authorization: string | undefined, contentType: string | undefined, accept: string | undefined,
+ *   method: string | undefined, url: string | undefined, body: string }} RecordedRequest
+ */
+
+/**
+ * Starts the server on 127.0.0.1 and an ephemeral port.
+ * @param {{ clientId?: string, clientSecret?: string, tokenLifetimeSeconds?: number, latencyMs?: number }} [options]
+ */
+export async function startTokenServer(options = {}) {
+  const clientId = options.clientId ?? 'demo-client-id';
+  const clientSecret = options.clientSecret ?? 'demo-client-secret';
+  let tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
+  let latencyMs = options.latencyMs ?? 0;
+  /** @type {(number | ScriptedAnswer)[]} */
+  const script = [];
+  /** @type {RecordedRequest[]} */
+  const requests = [];
+  /** @type {Map<string, number>} token -> expiry in ms since the epoch */
+  const issued = new Map();
+  const expectedAuthorization = `Basic ${Buffer.from(
+    `${formEncode(clientId)}:${formEncode(clientSecret)}`,
+    'utf8',
+  ).toString('base64')}`;
+
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      requests.push({
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        accept: req.headers.accept,
+        method: req.method,
+        url: req.url,
+        body,
+      });
+      setTimeout(() => answer(req, res, body), latencyMs);
+    });
+  });
+
+  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} body */
+  function answer(req, res, body) {
+    const next = script.shift();
+    if (typeof next === 'function') return next(req, res);
+    if (typeof next === 'number') return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
+    if (req.method !== 'POST' || req.url !== TOKEN_PATH) return json(res, 404, { error: 'not_found' });
+    if (req.headers.authorization !== expectedAuthorization) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="wristband"');
+      return json(res, 401, { error: 'invalid_client', error_description: 'Client authentication failed.' });
+    }
+    if (new URLSearchParams(body).get('grant_type') !== 'client_credentials') {
+      return json(res, 400, { error: 'unsupported_grant_type' });
+    }
+    const token = `m2m.${requests.length}.${randomBytes(12).toString('base64url')}`;
+    issued.set(token, Date.now() + tokenLifetimeSeconds * 1000);
+    json(res, 200, { access_token: token, token_type: 'Bearer', expires_in: tokenLifetimeSeconds });
+  }
+
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const origin = `http://127.0.0.1:${address.port}`;
+
+  return {
+    clientId,
+    clientSecret,
+    /** Pass as `wristbandApplicationVanityDomain`. */
+    vanityDomain: origin,
+    tokenEndpoint: `${origin}${TOKEN_PATH}`,
+    /** Every request received, in order. */
+    requests,
+    get requestCount() {
+      return requests.length;
+    },
+    /** @param {...number} statuses answered (with an OAuth error body) to the next requests, in order */
+    failNext(...statuses) {
+      script.push(...statuses);
+    },
+    /** @param {...ScriptedAnswer} answers take over the next requests, in order */
+    answerNext(...answers) {
+      script.push(...answers);
+    },
+    /** @param {number} ms delay before every answer */
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    /** @param {number} seconds `expires_in` of the tokens issued from now on */
+    setTokenLifetime(seconds) {
+      tokenLifetimeSeconds = seconds;
+    },
+    /** @param {string | undefined} token @returns {'valid' | 'expired' | 'unknown'} */
+    verify(token) {
+      const expiry = token === undefined ? undefined : issued.get(token);
+      if (expiry === undefined) return 'unknown';
+      return Date.now() < expiry ? 'valid' : 'expired';
+    },
+    /** @param {string} token forgets a token, as a key rotation or revocation would */
+    revoke(token) {
+      issued.delete(token);
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve(undefined)));
+    },
+  };
+}
+
+/** @param {http.ServerResponse} res @param {number} status @param {unknown} payload */
+function json(res, status, payload) {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(payload));
+}
+
+/** @param {string} value */
+function formEncode(value) {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}

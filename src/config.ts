@@ -1,0 +1,181 @@
+import { invalidConfig, type WristbandM2MError } from './errors.js';
+
+/** A `fetch` implementation with the shape of the global one. */
+export type FetchImplementation = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** Options of {@link createWristbandM2MClient}. Times are in seconds, as in the Wristband dashboard. */
+export interface WristbandM2MClientConfig {
+  /** Client ID of the Wristband machine-to-machine OAuth2 client. */
+  clientId: string;
+  /**
+   * Client secret of that OAuth2 client. Sent only in the `Authorization` header of token requests
+   * ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)); never logged or put in an error.
+   */
+  clientSecret: string;
+  /**
+   * The application's vanity domain, such as `acme.us.wristband.dev`. A leading `https://` and a trailing `/` are
+   * accepted; a path, query, fragment or user info is not. `http://` is accepted only for loopback hosts
+   * (`localhost`, `127.0.0.0/8`, `[::1]`), so a local test server can stand in for Wristband.
+   */
+  wristbandApplicationVanityDomain: string;
+  /**
+   * Seconds subtracted from a token's lifetime, so it is replaced before it can expire in flight. When a token
+   * lives no longer than this buffer, it is cached for half its lifetime instead.
+   * @default 60
+   */
+  tokenExpirationBuffer?: number;
+  /**
+   * Seconds between proactive background refreshes; `undefined` turns them off. At least 60 when set. The timer
+   * starts at the first `getToken()` call, never at creation, and does not keep the process alive.
+   * Leave it off on serverless and edge runtimes, where timers do not outlive the request.
+   * @default undefined
+   */
+  backgroundTokenRefreshInterval?: number;
+  /**
+   * Seconds one token request may take, headers and body, before it is abandoned as `TOKEN_REQUEST_TIMEOUT`.
+   * Fractions are allowed. A caller waits at most 3 attempts of this long plus the pauses between them.
+   * @default 10
+   */
+  tokenRequestTimeout?: number;
+  /**
+   * Receives the error of a failed background refresh. Without it those errors are dropped, since a valid
+   * cached token keeps being served and the next `getToken()` after expiry fetches again.
+   * @default undefined
+   */
+  onBackgroundRefreshError?: (error: WristbandM2MError) => void;
+  /**
+   * The `fetch` to send token requests with.
+   * @default globalThis.fetch, looked up at each request so interceptors installed later (msw, nock) apply
+   */
+  fetch?: FetchImplementation;
+}
+
+/** Validated config with every default applied, in the units the client works in. */
+export interface ResolvedConfig {
+  clientId: string;
+  clientSecret: string;
+  tokenEndpoint: string;
+  expirationBufferMs: number;
+  backgroundRefreshIntervalMs: number | undefined;
+  requestTimeoutMs: number;
+  onBackgroundRefreshError: ((error: WristbandM2MError) => void) | undefined;
+  fetch: FetchImplementation | undefined;
+}
+
+export const DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS = 60;
+export const DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS = 10;
+export const MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS = 60;
+/** Timers hold a signed 32-bit count of milliseconds; a larger delay fires at once on every runtime. */
+export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
+
+const TOKEN_ENDPOINT_PATH = '/api/v1/oauth2/token';
+
+/** Checks every option and applies the defaults. Throws an `INVALID_CONFIG` error naming the first bad option. */
+export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig {
+  if (typeof config !== 'object' || config === null) {
+    throw invalidConfig('config', 'must be an object with clientId, clientSecret and wristbandApplicationVanityDomain.');
+  }
+  const clientId = requireText(config.clientId, 'clientId');
+  const clientSecret = requireText(config.clientSecret, 'clientSecret');
+  const domain = requireText(config.wristbandApplicationVanityDomain, 'wristbandApplicationVanityDomain');
+
+  const buffer = optionalSeconds(config.tokenExpirationBuffer, 'tokenExpirationBuffer', 0, Infinity);
+  const interval = optionalSeconds(
+    config.backgroundTokenRefreshInterval,
+    'backgroundTokenRefreshInterval',
+    MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS,
+    MAX_TIMER_SECONDS,
+  );
+  const timeout = optionalSeconds(config.tokenRequestTimeout, 'tokenRequestTimeout', Number.MIN_VALUE, MAX_TIMER_SECONDS);
+
+  return {
+    clientId,
+    clientSecret,
+    tokenEndpoint: tokenEndpointFor(domain),
+    expirationBufferMs: (buffer ?? DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS) * 1000,
+    backgroundRefreshIntervalMs: interval === undefined ? undefined : interval * 1000,
+    requestTimeoutMs: (timeout ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS) * 1000,
+    onBackgroundRefreshError: optionalFunction(config.onBackgroundRefreshError, 'onBackgroundRefreshError'),
+    fetch: optionalFunction(config.fetch, 'fetch'),
+  };
+}
+
+/**
+ * Turns a vanity domain into the token endpoint URL. Only a bare host (with an optional port) is a vanity domain:
+ * anything that would make the URL point somewhere other than that host's token endpoint is refused rather than
+ * silently dropped, so a pasted dashboard URL fails loudly instead of sending credentials to the wrong place.
+ */
+export function tokenEndpointFor(domain: string): string {
+  const option = 'wristbandApplicationVanityDomain';
+  if (/\s/.test(domain)) {
+    throw invalidConfig(option, 'contains whitespace; copy the domain again without spaces or line breaks.');
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(domain)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'https' && scheme !== 'http') {
+    throw invalidConfig(option, `uses the scheme "${scheme}://"; give the bare host, such as "acme.us.wristband.dev".`);
+  }
+  const authority = (scheme === undefined ? domain : domain.slice(scheme.length + 3)).replace(/\/$/, '');
+  if (authority === '') {
+    throw invalidConfig(option, 'has no host; give the host, such as "acme.us.wristband.dev".');
+  }
+  if (/[/?#@\\]/.test(authority)) {
+    throw invalidConfig(
+      option,
+      'must be a bare host such as "acme.us.wristband.dev", without a path, query, fragment or user info.',
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(`${scheme ?? 'https'}://${authority}${TOKEN_ENDPOINT_PATH}`);
+  } catch {
+    throw invalidConfig(option, 'is not a valid host name.');
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw invalidConfig(
+      option,
+      'uses http:// with a host that is not loopback; the client secret is only ever sent over HTTPS (http:// is ' +
+        'allowed for localhost, 127.0.0.0/8 and [::1] only).',
+    );
+  }
+  return url.href;
+}
+
+/** `hostname` as `URL` normalises it: IPv4 in dotted decimal, IPv6 in brackets, names lower-cased. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+function requireText(value: unknown, option: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw invalidConfig(option, `is required and must be a non-empty string (got ${describe(value)}).`);
+  }
+  return value;
+}
+
+function optionalSeconds(value: unknown, option: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw invalidConfig(option, `must be a finite number of seconds (got ${describe(value)}).`);
+  }
+  if (value < min || value > max) {
+    const range = min === Number.MIN_VALUE ? 'greater than 0' : `at least ${min}`;
+    const upper = max === Infinity ? '' : ` and at most ${max}`;
+    throw invalidConfig(option, `must be ${range}${upper} seconds (got ${value}).`);
+  }
+  return value;
+}
+
+function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw invalidConfig(option, `must be a function (got ${describe(value)}).`);
+  }
+  return value;
+}
+
+/** Names the type of a bad value without ever echoing it: it may be a secret put in the wrong option. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() === '' ? 'a blank string' : 'a string';
+  return typeof value;
+}

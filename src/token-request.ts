@@ -1,0 +1,259 @@
+/**
+ * One client-credentials token request ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)) and the
+ * policy around it: a timeout per attempt, a cap on the bytes read, and retries for 5xx answers only.
+ */
+import type { FetchImplementation, ResolvedConfig } from './config.js';
+import { clientDestroyed, WristbandM2MError } from './errors.js';
+import { pause } from './timers.js';
+
+/** Attempts per token request, the first included. Only 5xx answers are tried again. */
+export const MAX_ATTEMPTS = 3;
+/** Pause between two attempts, long enough to ride out a load balancer blip, short enough for a caller to wait. */
+export const RETRY_DELAY_MS = 100;
+/** A token response is well under 4 KiB; anything past this cap is not one, and reading on would waste memory. */
+export const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Longer advertised lifetimes are cut to this, so a buggy `expires_in` cannot pin a revoked token for years. */
+export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+
+/** A token the endpoint issued, with what the cache needs to date it. */
+export interface IssuedToken {
+  accessToken: string;
+  /** Lifetime from `expires_in`, in seconds, clamped to {@link MAX_TOKEN_LIFETIME_SECONDS}. */
+  expiresInSeconds: number;
+  /** `Date.now()` when the successful attempt was sent: the lifetime counts from there, not from the answer. */
+  sentAt: number;
+  attempts: number;
+}
+
+/** Sends token requests until one succeeds or fails for good; `lifetime` aborts when the client is destroyed. */
+export type TokenRequester = (lifetime: AbortSignal) => Promise<IssuedToken>;
+
+interface OAuthErrorBody {
+  error?: string;
+  errorDescription?: string;
+}
+
+export function createTokenRequester(config: ResolvedConfig): TokenRequester {
+  const authorization = basicAuthorization(config.clientId, config.clientSecret);
+  // Server-provided text goes into error messages; a misbehaving proxy could echo the credentials back in it.
+  const redact = redactor([config.clientSecret, authorization, formUrlEncode(config.clientSecret)]);
+  const init = {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Accept: 'application/json',
+      Authorization: authorization,
+    },
+    body: 'grant_type=client_credentials',
+    // A redirect would resend the credentials to wherever it points; it is answered as an error instead.
+    redirect: 'manual',
+  } as const;
+
+  async function attemptOnce(attempt: number, lifetime: AbortSignal): Promise<IssuedToken> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, config.requestTimeoutMs);
+    const onDestroy = (): void => controller.abort();
+    lifetime.addEventListener('abort', onDestroy, { once: true });
+
+    const failure = (cause: unknown): WristbandM2MError => {
+      if (lifetime.aborted) return clientDestroyed();
+      if (timedOut) {
+        return new WristbandM2MError(
+          'TOKEN_REQUEST_TIMEOUT',
+          `The Wristband token endpoint did not answer within tokenRequestTimeout (${config.requestTimeoutMs / 1000} s); ` +
+            'check connectivity to the vanity domain, or raise tokenRequestTimeout.',
+          { attempts: attempt },
+        );
+      }
+      return new WristbandM2MError(
+        'TOKEN_ENDPOINT_UNREACHABLE',
+        `Could not reach the Wristband token endpoint at ${config.tokenEndpoint}; check the vanity domain, DNS and ` +
+          'outbound network access.',
+        { attempts: attempt, cause },
+      );
+    };
+
+    try {
+      const fetchImpl: FetchImplementation = config.fetch ?? globalThis.fetch;
+      const sentAt = Date.now();
+      let response: Response;
+      try {
+        // Called unbound: Workers reject a fetch invoked as a method of another object.
+        response = await fetchImpl(config.tokenEndpoint, { ...init, signal: controller.signal });
+      } catch (cause) {
+        throw failure(cause);
+      }
+      let text: string | undefined;
+      try {
+        text = await readCapped(response, MAX_RESPONSE_BYTES, controller.signal);
+      } catch (cause) {
+        if (!(cause instanceof ResponseTooLarge)) throw failure(cause);
+      }
+      if (response.ok) {
+        return { ...parseTokenResponse(text, response, attempt), sentAt, attempts: attempt };
+      }
+      const oauth = parseOAuthError(text, redact);
+      throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', httpErrorMessage(response, oauth, attempt), {
+        status: response.status,
+        ...oauth,
+        attempts: attempt,
+      });
+    } finally {
+      clearTimeout(timer);
+      lifetime.removeEventListener('abort', onDestroy);
+    }
+  }
+
+  return async function requestToken(lifetime) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await attemptOnce(attempt, lifetime);
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
+      }
+      await pause(RETRY_DELAY_MS, lifetime).catch(() => {
+        throw clientDestroyed();
+      });
+    }
+  };
+}
+
+function isRetryable(error: unknown): boolean {
+  return error instanceof WristbandM2MError && error.status !== undefined && error.status >= 500;
+}
+
+/**
+ * `Basic base64(urlencode(id) ":" urlencode(secret))`: RFC 6749 §2.3.1 form-encodes both parts first, which also
+ * keeps `btoa` to ASCII input whatever characters the credentials hold.
+ */
+export function basicAuthorization(clientId: string, clientSecret: string): string {
+  return `Basic ${btoa(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`)}`;
+}
+
+/** `application/x-www-form-urlencoded` encoding of one value (spaces become `+`), as RFC 6749 Appendix B asks. */
+export function formUrlEncode(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1);
+}
+
+function redactor(secrets: string[]): (text: string) => string {
+  return (text) => secrets.reduce((out, secret) => out.split(secret).join('[REDACTED]'), text);
+}
+
+class ResponseTooLarge extends Error {}
+
+/**
+ * Reads the body as UTF-8 text, refusing at `limit` bytes so a runaway or hostile answer cannot fill the heap.
+ * Throws {@link ResponseTooLarge} past the cap, `signal.reason` once `signal` aborts, or whatever the stream
+ * throws (a reset). The abort is enforced here rather than left to the fetch implementation, since not every one
+ * ties its signal to a body that has started to arrive.
+ */
+async function readCapped(response: Response, limit: number, signal: AbortSignal): Promise<string> {
+  const body = response.body;
+  if (body === null) return '';
+  if (Number(response.headers.get('content-length')) > limit) {
+    discard(body.cancel());
+    throw new ResponseTooLarge();
+  }
+  const reader = body.getReader();
+  // Cancelling settles a pending read() at once; awaiting the cancel itself could wait on the server.
+  const stop = (): void => discard(reader.cancel());
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    const decoder = new TextDecoder();
+    let text = '';
+    let received = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      signal.throwIfAborted();
+      if (done) return text + decoder.decode();
+      received += value.byteLength;
+      if (received > limit) {
+        stop();
+        throw new ResponseTooLarge();
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}
+
+function discard(promise: Promise<unknown>): void {
+  promise.catch(() => undefined);
+}
+
+/** Validates a successful answer ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)). */
+function parseTokenResponse(
+  text: string | undefined,
+  response: Response,
+  attempts: number,
+): Pick<IssuedToken, 'accessToken' | 'expiresInSeconds'> {
+  const invalid = (problem: string): WristbandM2MError =>
+    new WristbandM2MError(
+      'INVALID_TOKEN_RESPONSE',
+      `The Wristband token endpoint answered ${response.status} with ${problem}; check that ` +
+        'wristbandApplicationVanityDomain points at Wristband and not at a proxy or another service.',
+      { status: response.status, attempts },
+    );
+  if (text === undefined) throw invalid(`a body larger than ${MAX_RESPONSE_BYTES} bytes`);
+  const body = parseJsonObject(text);
+  // The JSON syntax error is not kept as `cause`: its message quotes the body, which is not ours to repeat.
+  if (body === undefined) throw invalid(`a body that is not a JSON object (${describeBody(response, text)})`);
+  const { access_token: accessToken, expires_in: expiresIn, token_type: tokenType } = body;
+  if (typeof accessToken !== 'string' || !/^[\x21-\x7e]+$/.test(accessToken)) {
+    throw invalid('no usable access_token (it must be a non-empty string of visible ASCII characters)');
+  }
+  if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
+    throw invalid('a token_type other than "Bearer"');
+  }
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+    throw invalid('no usable expires_in (it must be a positive number of seconds)');
+  }
+  return { accessToken, expiresInSeconds: Math.min(expiresIn, MAX_TOKEN_LIFETIME_SECONDS) };
+}
+
+/** Picks the OAuth error fields ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)) if present. */
+function parseOAuthError(text: string | undefined, redact: (text: string) => string): OAuthErrorBody {
+  const body = text === undefined ? undefined : parseJsonObject(text);
+  const out: OAuthErrorBody = {};
+  if (typeof body?.error === 'string') out.error = redact(body.error).slice(0, 200);
+  if (typeof body?.error_description === 'string') out.errorDescription = redact(body.error_description).slice(0, 500);
+  return out;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeBody(response: Response, text: string): string {
+  const type = response.headers.get('content-type') ?? 'no content-type';
+  return text === '' ? `empty, ${type}` : `${type}, ${text.length} characters`;
+}
+
+function httpErrorMessage(response: Response, oauth: OAuthErrorBody, attempts: number): string {
+  const { status } = response;
+  const detail = oauth.error === undefined ? '' : ` (${oauth.error}${oauth.errorDescription ? `: ${oauth.errorDescription}` : ''})`;
+  const tries = `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+  const head = `The Wristband token endpoint answered ${status}${detail} ${tries}`;
+  if (status >= 500) return `${head}; Wristband may be unavailable. The next getToken() call tries again.`;
+  if (status === 401 || oauth.error === 'invalid_client') {
+    return `${head}; check clientId and clientSecret, and that this M2M OAuth2 client belongs to the application at wristbandApplicationVanityDomain.`;
+  }
+  if (status >= 300 && status < 400) {
+    return `${head}; redirects are not followed with client credentials. Check wristbandApplicationVanityDomain.`;
+  }
+  if (status === 429) return `${head}; too many token requests. Share one client per process instead of creating one per call.`;
+  if (status === 404) return `${head}; check wristbandApplicationVanityDomain: no token endpoint was found there.`;
+  return `${head}; check the OAuth2 client's settings in the Wristband dashboard.`;
+}

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { isLoopbackHost, resolveConfig, tokenEndpointFor, type WristbandM2MClientConfig } from '../src/config.js';
+import { createWristbandM2MClient, WristbandM2MError } from '../src/index.js';
+
+const base: WristbandM2MClientConfig = {
+  clientId: 'id',
+  clientSecret: 'secret-value-123',
+  wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
+};
+
+function configError(overrides: Record<string, unknown>): WristbandM2MError {
+  try {
+    createWristbandM2MClient({ ...base, ...overrides } as WristbandM2MClientConfig);
+  } catch (error) {
+    expect(error).toBeInstanceOf(WristbandM2MError);
+    return error as WristbandM2MError;
+  }
+  throw new Error(`expected ${JSON.stringify(overrides)} to be rejected`);
+}
+
+describe('required options', () => {
+  it.each(['clientId', 'clientSecret', 'wristbandApplicationVanityDomain'])('%s must be a non-blank string', (option) => {
+    for (const bad of [undefined, null, '', '   ', '\n', 42, {}]) {
+      const error = configError({ [option]: bad });
+      expect(error.code).toBe('INVALID_CONFIG');
+      expect(error.message).toContain(`\`${option}\``);
+    }
+  });
+
+  it('rejects a config that is not an object', () => {
+    for (const bad of [undefined, null, 'acme', 3]) {
+      expect(() => createWristbandM2MClient(bad as never)).toThrow(/`config` must be an object/);
+    }
+  });
+
+  it('never echoes a value put in the wrong option', () => {
+    const error = configError({ tokenExpirationBuffer: 'secret-value-123' });
+    expect(error.message).toContain('got a string');
+    expect(error.message).not.toContain('secret-value-123');
+  });
+});
+
+describe('wristbandApplicationVanityDomain', () => {
+  it.each([
+    ['acme.us.wristband.dev', 'https://acme.us.wristband.dev/api/v1/oauth2/token'],
+    ['https://acme.us.wristband.dev', 'https://acme.us.wristband.dev/api/v1/oauth2/token'],
+    ['https://acme.us.wristband.dev/', 'https://acme.us.wristband.dev/api/v1/oauth2/token'],
+    ['HTTPS://Acme.US.Wristband.dev/', 'https://acme.us.wristband.dev/api/v1/oauth2/token'],
+    ['acme.us.wristband.dev:8443', 'https://acme.us.wristband.dev:8443/api/v1/oauth2/token'],
+    ['https://acme.us.wristband.dev:443', 'https://acme.us.wristband.dev/api/v1/oauth2/token'],
+    ['bücher.example', 'https://xn--bcher-kva.example/api/v1/oauth2/token'],
+    ['[2001:db8::1]', 'https://[2001:db8::1]/api/v1/oauth2/token'],
+    ['http://localhost:8080', 'http://localhost:8080/api/v1/oauth2/token'],
+    ['http://127.0.0.1:3001/', 'http://127.0.0.1:3001/api/v1/oauth2/token'],
+    ['http://127.9.8.7', 'http://127.9.8.7/api/v1/oauth2/token'],
+    ['http://[::1]:9000', 'http://[::1]:9000/api/v1/oauth2/token'],
+    ['HTTP://LOCALHOST:1', 'http://localhost:1/api/v1/oauth2/token'],
+  ])('accepts %s', (domain, endpoint) => {
+    expect(tokenEndpointFor(domain)).toBe(endpoint);
+  });
+
+  it.each([
+    ['http://acme.us.wristband.dev', /only ever sent over HTTPS/],
+    ['http://10.0.0.1:8080', /only ever sent over HTTPS/],
+    ['http://localhost.evil.com', /only ever sent over HTTPS/],
+    ['http://127.0.0.1.nip.io', /only ever sent over HTTPS/],
+    ['http://[::2]', /only ever sent over HTTPS/],
+    ['ftp://acme.us.wristband.dev', /scheme "ftp:\/\/"/],
+    ['acme.us.wristband.dev/api/v1', /without a path/],
+    ['https://acme.us.wristband.dev/api/v1/oauth2/token', /without a path/],
+    ['acme.us.wristband.dev?x=1', /without a path, query/],
+    ['acme.us.wristband.dev#frag', /fragment/],
+    ['https://user@acme.us.wristband.dev', /user info/],
+    ['https://user:pass@acme.us.wristband.dev', /user info/],
+    ['https://acme.us.wristband.dev//', /without a path/],
+    ['acme .us.wristband.dev', /whitespace/],
+    [' acme.us.wristband.dev', /whitespace/],
+    ['acme.us.wristband.dev\n', /whitespace/],
+    ['https://', /has no host/],
+    ['https:///', /has no host/],
+    ['acme.us.wristband.dev:99999', /not a valid host/],
+    ['[::1', /not a valid host/],
+  ])('rejects %j', (domain, message) => {
+    const error = configError({ wristbandApplicationVanityDomain: domain });
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toContain('`wristbandApplicationVanityDomain`');
+    expect(error.message).toMatch(message);
+  });
+
+  it('recognises exactly the loopback hosts', () => {
+    for (const host of ['localhost', '127.0.0.1', '127.255.255.254', '[::1]']) expect(isLoopbackHost(host)).toBe(true);
+    for (const host of ['localhost.com', '128.0.0.1', '[::2]', '0.0.0.0', '1127.0.0.1']) {
+      expect(isLoopbackHost(host)).toBe(false);
+    }
+  });
+});
+
+describe('numeric options', () => {
+  it('applies the documented defaults', () => {
+    const resolved = resolveConfig(base);
+    expect(resolved.expirationBufferMs).toBe(60_000);
+    expect(resolved.backgroundRefreshIntervalMs).toBeUndefined();
+    expect(resolved.requestTimeoutMs).toBe(10_000);
+    expect(resolved.requestTimeoutMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it('converts seconds, fractions included', () => {
+    const resolved = resolveConfig({
+      ...base,
+      tokenExpirationBuffer: 0,
+      backgroundTokenRefreshInterval: 60,
+      tokenRequestTimeout: 0.25,
+    });
+    expect(resolved.expirationBufferMs).toBe(0);
+    expect(resolved.backgroundRefreshIntervalMs).toBe(60_000);
+    expect(resolved.requestTimeoutMs).toBe(250);
+  });
+
+  it.each([
+    ['tokenExpirationBuffer', -1],
+    ['tokenExpirationBuffer', Number.NaN],
+    ['tokenExpirationBuffer', Infinity],
+    ['tokenExpirationBuffer', '60'],
+    ['backgroundTokenRefreshInterval', 59.9],
+    ['backgroundTokenRefreshInterval', 0],
+    ['backgroundTokenRefreshInterval', null],
+    ['backgroundTokenRefreshInterval', 3_000_000],
+    ['tokenRequestTimeout', 0],
+    ['tokenRequestTimeout', -5],
+    ['tokenRequestTimeout', Number.NaN],
+    ['tokenRequestTimeout', 3_000_000],
+  ])('rejects %s = %s', (option, value) => {
+    const error = configError({ [option]: value });
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toContain(`\`${option}\``);
+  });
+
+  it.each([
+    ['fetch', 'not a function'],
+    ['onBackgroundRefreshError', 42],
+  ])('rejects %s that is not a function', (option, value) => {
+    expect(configError({ [option]: value }).message).toContain(`\`${option}\` must be a function`);
+  });
+});
