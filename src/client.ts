@@ -43,9 +43,9 @@ export interface WristbandM2MClient {
  *
  * @example
  * const m2m = createWristbandM2MClient({
- *   clientId: process.env.CLIENT_ID!,
- *   clientSecret: process.env.CLIENT_SECRET!,
- *   wristbandApplicationVanityDomain: process.env.APPLICATION_VANITY_DOMAIN!,
+ *   clientId: env.CLIENT_ID,
+ *   clientSecret: env.CLIENT_SECRET,
+ *   wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
  * });
  * const token = await m2m.getToken();
  */

@@ -28,9 +28,9 @@ export function onTokenEndpoint(respond: (n: number) => Response | Promise<Respo
   const log: EndpointLog = { count: 0, requests: [] };
   mswServer.use(
     http.post(TOKEN_URL, async ({ request }) => {
-      log.count++;
+      const n = ++log.count;
       log.requests.push({ method: request.method, headers: request.headers, body: await request.text() });
-      return respond(log.count);
+      return respond(n);
     }),
   );
   return log;

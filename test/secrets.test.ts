@@ -1,0 +1,116 @@
+import { inspect } from 'node:util';
+import { HttpResponse } from 'msw';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WristbandM2MError, type WristbandM2MClientConfig } from '../src/index.js';
+import { basicAuthorization, formUrlEncode } from '../src/token-request.js';
+import { CLIENT_ID, CLIENT_SECRET, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
+
+useMsw();
+
+const AUTHORIZATION = basicAuthorization(CLIENT_ID, CLIENT_SECRET);
+const FORBIDDEN = [CLIENT_SECRET, AUTHORIZATION, AUTHORIZATION.slice('Basic '.length), formUrlEncode(CLIENT_SECRET)];
+
+/** Every way an error is commonly turned into text: message, stack, cause chain, JSON, util.inspect. */
+function renderings(value: unknown): string[] {
+  const out = [inspect(value, { depth: Infinity, showHidden: true }), String(value)];
+  try {
+    out.push(JSON.stringify(value) ?? '');
+  } catch {
+    // circular values are fine: inspect covers them
+  }
+  for (let current = value, depth = 0; current instanceof Error && depth < 10; depth++) {
+    out.push(current.message, current.stack ?? '');
+    current = current.cause;
+  }
+  return out;
+}
+
+function expectNoSecret(value: unknown): void {
+  for (const text of renderings(value)) {
+    for (const secret of FORBIDDEN) expect(text).not.toContain(secret);
+  }
+}
+
+// A hostile or buggy server that echoes the credentials back in every answer.
+const echo = `${CLIENT_SECRET} ${AUTHORIZATION}`;
+const failurePaths: [string, () => Response | Promise<Response>, Partial<WristbandM2MClientConfig>?][] = [
+  ['400 echoing the secret', () => HttpResponse.json({ error: echo, error_description: echo }, { status: 400 })],
+  ['401 echoing the secret', () => HttpResponse.json({ error: 'invalid_client', error_description: echo }, { status: 401 })],
+  ['503 three times', () => HttpResponse.json({ error: 'server_error', error_description: echo }, { status: 503 })],
+  ['302 to a URL holding the secret', () => new HttpResponse(null, { status: 302, headers: { Location: `https://x/${CLIENT_SECRET}` } })],
+  ['an HTML page echoing the secret', () => new HttpResponse(`<html>${echo}</html>`, { headers: { 'Content-Type': 'text/html' } })],
+  ['invalid JSON starting with the secret', () => new HttpResponse(`${CLIENT_SECRET}{`)],
+  ['a token response with a bad expires_in', () => HttpResponse.json({ access_token: 'ok', expires_in: echo })],
+  ['an oversized body', () => new HttpResponse(echo.repeat(10_000))],
+  ['a network error', () => HttpResponse.error()],
+  ['a timeout', () => new Promise<Response>(() => undefined), { tokenRequestTimeout: 0.05 }],
+];
+
+describe('the client secret never leaks', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each(failurePaths)('not in the error for %s', async (_case, respond, config = {}) => {
+    onTokenEndpoint(respond);
+    const result = settle(testClient(config).getToken());
+    await vi.advanceTimersByTimeAsync(1_000);
+    const { error } = await result;
+    expect(error).toBeInstanceOf(WristbandM2MError);
+    expectNoSecret(error);
+  });
+
+  it('not in a background refresh error', async () => {
+    onTokenEndpoint((n) =>
+      n === 1
+        ? HttpResponse.json({ access_token: 't', expires_in: 3600 })
+        : HttpResponse.json({ error: echo, error_description: echo }, { status: 401 }),
+    );
+    const reported: unknown[] = [];
+    const client = testClient({ backgroundTokenRefreshInterval: 60, onBackgroundRefreshError: (e) => reported.push(e) });
+    await client.getToken();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(reported).toHaveLength(1);
+    expectNoSecret(reported[0]);
+  });
+
+  it('not in abort or destroy errors', async () => {
+    onTokenEndpoint(() => new Promise<Response>(() => undefined));
+    const client = testClient();
+    const aborted = settle(client.getToken({ signal: AbortSignal.abort() }));
+    const destroyed = settle(client.getToken());
+    await vi.advanceTimersByTimeAsync(0);
+    client.destroy();
+    expectNoSecret((await aborted).error);
+    expectNoSecret((await destroyed).error);
+  });
+
+  it('not in a config error, even when the secret lands in the wrong option', () => {
+    for (const option of ['tokenExpirationBuffer', 'fetch', 'backgroundTokenRefreshInterval']) {
+      let caught: unknown;
+      try {
+        testClient({ [option]: CLIENT_SECRET });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(WristbandM2MError);
+      expectNoSecret(caught);
+    }
+  });
+
+  it('not in console.log or util.inspect of the client, before or after use', async () => {
+    onTokenEndpoint(() => HttpResponse.json({ access_token: 'tok', expires_in: 3600 }));
+    const client = testClient({ backgroundTokenRefreshInterval: 60 });
+    const logged: unknown[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args) => void logged.push(...args));
+    console.log(client);
+    await client.getToken();
+    console.log(client);
+    spy.mockRestore();
+    expect(logged).toHaveLength(2);
+    for (const value of [...logged, client, JSON.stringify(client)]) expectNoSecret(value);
+  });
+});

@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { pause, startUnrefInterval } from '../src/timers.js';
+import { startTokenServer } from '../demo/token-server.mjs';
+
+const run = promisify(execFile);
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
+
+describe('startUnrefInterval', () => {
+  it('unrefs a Node-style timer object and stops it', () => {
+    const handles: NodeJS.Timeout[] = [];
+    const realSetInterval = globalThis.setInterval;
+    vi.stubGlobal('setInterval', (...args: Parameters<typeof setInterval>) => {
+      const handle = realSetInterval(...args);
+      handles.push(handle);
+      return handle;
+    });
+    const stop = startUnrefInterval(() => undefined, 60_000);
+    expect(handles).toHaveLength(1);
+    expect(handles[0]?.hasRef()).toBe(false);
+    stop();
+    expect((handles[0] as unknown as { _destroyed: boolean })._destroyed).toBe(true);
+  });
+
+  it('unrefs a numeric timer id through Deno.unrefTimer', () => {
+    const unrefTimer = vi.fn();
+    const clearInterval = vi.fn();
+    vi.stubGlobal('Deno', { unrefTimer });
+    vi.stubGlobal('setInterval', () => 42);
+    vi.stubGlobal('clearInterval', clearInterval);
+    const stop = startUnrefInterval(() => undefined, 1000);
+    expect(unrefTimer).toHaveBeenCalledWith(42);
+    stop();
+    expect(clearInterval).toHaveBeenCalledWith(42);
+  });
+
+  it('does nothing more where timers cannot be unref’d (Workers)', () => {
+    vi.stubGlobal('setInterval', () => 7);
+    vi.stubGlobal('clearInterval', () => undefined);
+    expect(() => startUnrefInterval(() => undefined, 1000)()).not.toThrow();
+  });
+});
+
+describe('pause', () => {
+  it('resolves after the delay and leaves no timer', async () => {
+    vi.useFakeTimers();
+    const done = vi.fn();
+    void pause(100, new AbortController().signal).then(done);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(done).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done).toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('rejects with the abort reason at once and clears its timer', async () => {
+    vi.useFakeTimers();
+    const controller = new AbortController();
+    const paused = pause(10_000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(paused).rejects.toThrow('stop');
+    expect(vi.getTimerCount()).toBe(0);
+    await expect(pause(1, AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
+  });
+});
+
+describe('an idle process with background refresh on', () => {
+  it('exits by itself: the background timer does not hold it open', async () => {
+    const server = await startTokenServer();
+    try {
+      const script = `
+        import { createWristbandM2MClient } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+        const client = createWristbandM2MClient({
+          clientId: ${JSON.stringify(server.clientId)},
+          clientSecret: ${JSON.stringify(server.clientSecret)},
+          wristbandApplicationVanityDomain: ${JSON.stringify(server.vanityDomain)},
+          backgroundTokenRefreshInterval: 60,
+        });
+        const token = await client.getToken();
+        console.log('got', token.length > 0);
+      `;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000 });
+      expect(stdout.trim()).toBe('got true');
+      expect(server.requestCount).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
