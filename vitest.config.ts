@@ -6,5 +6,6 @@ export default defineConfig({
     environment: 'node',
     globalSetup: ['test/support/build-once.ts'],
     testTimeout: 15_000,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

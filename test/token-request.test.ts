@@ -276,6 +276,26 @@ describe('retries', () => {
     expect((await result).error).toMatchObject({ code: 'TOKEN_REQUEST_TIMEOUT' });
   });
 
+  it('settles within 3 x tokenRequestTimeout + the two pauses, however the attempts fail', async () => {
+    // The worst case: two 5xx answers each arriving just before the timeout, then a third attempt that hangs.
+    const log = onTokenEndpoint(async (n) => {
+      if (n === 3) return new Promise<Response>(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 999));
+      return oauthError(503);
+    });
+    const result = settle(testClient({ tokenRequestTimeout: 1 }).getToken());
+    const settled = vi.fn();
+    void result.then(settled);
+    const settlesAt = 999 + 100 + 999 + 100 + 1000;
+    expect(settlesAt).toBeLessThanOrEqual(3 * 1000 + 2 * 100);
+    await vi.advanceTimersByTimeAsync(settlesAt - 1);
+    expect(settled).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settled).toHaveBeenCalled();
+    expect((await result).error).toMatchObject({ code: 'TOKEN_REQUEST_TIMEOUT', attempts: 3 });
+    expect(log.count).toBe(3);
+  });
+
   it('leaves no timer behind after a request, whatever its outcome', async () => {
     onTokenEndpoint((n) => (n === 1 ? oauthError(503) : tokenResponse('ok')));
     await Promise.all([testClient().getToken(), vi.advanceTimersByTimeAsync(100)]);

@@ -1,0 +1,127 @@
+// `npm run demo`: the client at work, step by step, against a local Wristband-compatible token server and a
+// protected API on loopback. With CLIENT_ID, CLIENT_SECRET and APPLICATION_VANITY_DOMAIN set, it talks to that
+// real Wristband application instead and skips the steps that need a scripted server.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createWristbandM2MClient, WristbandM2MError } from '../dist/index.js';
+import { startProtectedApi } from './protected-api.mjs';
+import { startTokenServer } from './token-server.mjs';
+
+const { CLIENT_ID, CLIENT_SECRET, APPLICATION_VANITY_DOMAIN } = process.env;
+const useRealWristband = Boolean(CLIENT_ID && CLIENT_SECRET && APPLICATION_VANITY_DOMAIN);
+
+const local = useRealWristband ? undefined : await startTokenServer({ latencyMs: 25 });
+const api = local ? await startProtectedApi((token) => local.verify(token)) : undefined;
+const credentials = local
+  ? { clientId: local.clientId, clientSecret: local.clientSecret, wristbandApplicationVanityDomain: local.vanityDomain }
+  : { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, wristbandApplicationVanityDomain: APPLICATION_VANITY_DOMAIN };
+
+// Counts what goes to the token endpoint, whichever server that is.
+let tokenRequests = 0;
+/** @type {typeof fetch} */
+const countingFetch = (input, init) => {
+  tokenRequests++;
+  return fetch(input, init);
+};
+
+let step = 0;
+const heading = (title) => console.log(`\n${++step}. ${title}`);
+const say = (line) => console.log(`   ${line}`);
+const shown = (token) => `${token.slice(0, 12)}… (${token.length} chars)`;
+const elapsed = (since) => `${(performance.now() - since).toFixed(1)} ms`;
+
+console.log(
+  useRealWristband
+    ? `Wristband M2M client demo against the real application at ${APPLICATION_VANITY_DOMAIN}`
+    : `Wristband M2M client demo against a local token server at ${local.vanityDomain} (25 ms latency per request)`,
+);
+
+heading('Create the client');
+const m2m = createWristbandM2MClient({ ...credentials, fetch: countingFetch });
+say(`Created. Token requests so far: ${tokenRequests} (creating a client does no I/O and starts no timer).`);
+
+heading('First getToken(): a cold cache fetches a token');
+let started = performance.now();
+const first = await m2m.getToken();
+say(`Got ${shown(first)} in ${elapsed(started)}. Token requests: ${tokenRequests}.`);
+
+heading('Cache hits: 100,000 more getToken() calls');
+started = performance.now();
+for (let i = 0; i < 100_000; i++) await m2m.getToken();
+const perCall = ((performance.now() - started) * 1e6) / 100_000;
+say(`Same token every time, ${perCall.toFixed(0)} ns per call. Token requests: ${tokenRequests} (no new ones).`);
+
+heading('1,000 concurrent getToken() calls on an empty cache');
+m2m.clearToken();
+let before = tokenRequests;
+started = performance.now();
+const tokens = await Promise.all(Array.from({ length: 1000 }, () => m2m.getToken()));
+say(
+  `${tokens.length} callers got ${new Set(tokens).size} distinct token in ${elapsed(started)}, ` +
+    `with ${tokenRequests - before} token request: concurrent calls share one request.`,
+);
+
+if (local && api) {
+  heading('A 5xx from the token endpoint is retried');
+  local.failNext(503, 502);
+  m2m.clearToken();
+  before = tokenRequests;
+  started = performance.now();
+  const afterOutage = await m2m.getToken();
+  say(
+    `The server answered 503, then 502, then a token: got ${shown(afterOutage)} after ` +
+      `${tokenRequests - before} attempts in ${elapsed(started)} (100 ms between attempts).`,
+  );
+
+  heading('Wrong credentials fail at once, with an error you can act on');
+  const wrong = createWristbandM2MClient({ ...credentials, clientSecret: 'not-the-secret', fetch: countingFetch });
+  before = tokenRequests;
+  try {
+    await wrong.getToken();
+  } catch (error) {
+    if (!(error instanceof WristbandM2MError)) throw error;
+    say(`WristbandM2MError code=${error.code} status=${error.status} error=${error.error} attempts=${error.attempts}`);
+    say(`message: ${error.message}`);
+    say(`Token requests for it: ${tokenRequests - before} (a 4xx is never retried).`);
+  }
+
+  heading('A downstream API answers 401: clearToken() and try once more');
+  const callApi = async () => {
+    const token = await m2m.getToken();
+    return fetch(`${api.url}/reports`, { headers: { Authorization: `Bearer ${token}` } });
+  };
+  let response = await callApi();
+  say(`GET /reports with the cached token: ${response.status}.`);
+  local.revoke(await m2m.getToken());
+  say('The token server now revokes that token (as a key rotation would).');
+  response = await callApi();
+  say(`GET /reports again: ${response.status}. Calling clearToken() and retrying once.`);
+  if (response.status === 401) {
+    m2m.clearToken();
+    response = await callApi();
+  }
+  say(`GET /reports with a fresh token: ${response.status} ${JSON.stringify(await response.json())}.`);
+}
+
+heading('Background refresh, in time-lapse');
+// The interval is at least 60 s; the demo plays the timer 200 times faster so the refreshes show in a second.
+const TIME_LAPSE = 200;
+const realSetInterval = globalThis.setInterval;
+globalThis.setInterval = (callback, ms, ...args) => realSetInterval(callback, ms / TIME_LAPSE, ...args);
+const refreshing = createWristbandM2MClient({ ...credentials, fetch: countingFetch, backgroundTokenRefreshInterval: 60 });
+const initial = await refreshing.getToken(); // the schedule starts at the first call, never at creation
+globalThis.setInterval = realSetInterval;
+before = tokenRequests;
+await sleep(Math.ceil((2.5 * 60_000) / TIME_LAPSE));
+const refreshed = await refreshing.getToken();
+say(
+  `backgroundTokenRefreshInterval: 60 s. Over 150 simulated seconds the client fetched ${tokenRequests - before} ` +
+    `new tokens by itself; getToken() now returns ${refreshed === initial ? 'the same' : 'a newer'} token with no wait.`,
+);
+say('The timer is unref\'d: this client is never destroyed, and the process still exits on its own below.');
+
+m2m.destroy();
+await api?.close();
+await local?.close();
+process.on('exit', (code) => {
+  console.log(`\nDone: ${tokenRequests} token requests in all. The process exits by itself (code ${code}).`);
+});

@@ -1,0 +1,57 @@
+// Checks the built package as npm would publish it (the global setup has just built dist/).
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+const bin = (name: string) => new URL(`node_modules/.bin/${name}`, root).pathname;
+
+describe('the published package', () => {
+  it('builds ESM, CJS and both declaration files', () => {
+    for (const file of ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts']) {
+      expect(existsSync(new URL(`dist/${file}`, root)), file).toBe(true);
+    }
+  });
+
+  it('declares the exports map, engines, files and side effects it promises', () => {
+    expect(pkg.exports['.']).toEqual({
+      import: { types: './dist/index.d.ts', default: './dist/index.js' },
+      require: { types: './dist/index.d.cts', default: './dist/index.cjs' },
+    });
+    expect(Object.keys(pkg.exports['.'].import)[0]).toBe('types');
+    expect(Object.keys(pkg.exports['.'].require)[0]).toBe('types');
+    expect(pkg).toMatchObject({ type: 'module', sideEffects: false, files: ['dist'], engines: { node: '>=20' } });
+    expect(pkg.license).toBe('MIT');
+    expect(pkg.dependencies ?? {}).toEqual({});
+  });
+
+  it('loads through both require() and import, with the same API', async () => {
+    const cjs = createRequire(import.meta.url)('../dist/index.cjs');
+    const esm = await import(new URL('dist/index.js', root).href);
+    for (const mod of [cjs, esm]) {
+      expect(Object.keys(mod).sort()).toEqual(['WristbandM2MError', 'createWristbandM2MClient']);
+      expect(() => mod.createWristbandM2MClient({})).toThrow(mod.WristbandM2MError);
+    }
+  });
+
+  it('packs only dist/, README, LICENSE and package.json', async () => {
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json'], { cwd: root });
+    const files = (JSON.parse(stdout)[0].files as { path: string }[]).map((f) => f.path).sort();
+    expect(files).toEqual(['LICENSE', 'README.md', 'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.ts', 'dist/index.js', 'package.json']);
+  });
+
+  it('passes publint --strict', async () => {
+    const { stdout } = await run(bin('publint'), ['--strict'], { cwd: root });
+    expect(stdout).toMatch(/All good!/);
+  });
+
+  it('passes are-the-types-wrong in every resolution mode', async () => {
+    // attw exits non-zero on any problem, which rejects this promise with its report.
+    const { stdout } = await run(bin('attw'), ['--pack', '.', '--format', 'table-flipped'], { cwd: root });
+    expect(stdout).toMatch(/No problems found/);
+  }, 60_000);
+});
