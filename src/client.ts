@@ -52,8 +52,10 @@ export interface WristbandM2MClient {
 export function createWristbandM2MClient(config: WristbandM2MClientConfig): WristbandM2MClient {
   const settings = resolveConfig(config);
   const requestToken = createTokenRequester(settings);
-  // Aborted by destroy(): cancels requests in flight and the pauses between retries.
-  const lifetime = new AbortController();
+  // Aborted by destroy(): cancels requests in flight and the pauses between retries. Made at the first request:
+  // Workers refuse even `new AbortController()` at module scope, where users create this client.
+  let lifetime: AbortController | undefined;
+  let destroyed = false;
 
   // The cache is two plain variables so a hit costs one clock read and one comparison.
   let accessToken = '';
@@ -74,6 +76,7 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   }
 
   async function fetchIntoCache(startedIn: number): Promise<string> {
+    lifetime ??= new AbortController();
     const issued = await requestToken(lifetime.signal);
     if (startedIn === generation) {
       accessToken = issued.accessToken;
@@ -83,7 +86,7 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   }
 
   async function acquire(signal: AbortSignal | undefined): Promise<string> {
-    if (lifetime.signal.aborted) throw clientDestroyed();
+    if (destroyed) throw clientDestroyed();
     if (signal?.aborted) throw aborted(signal);
     if (Date.now() < expiresAt) return accessToken;
     startBackgroundRefresh();
@@ -98,7 +101,7 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
       // A request already running refreshes the cache anyway; a second one would only add load.
       if (pending !== undefined) return;
       refresh().catch((error: unknown) => {
-        if (!lifetime.signal.aborted) reportBackgroundError(error);
+        if (!destroyed) reportBackgroundError(error);
       });
     }, intervalMs);
   }
@@ -119,8 +122,9 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   }
 
   function destroy(): void {
-    if (lifetime.signal.aborted) return;
-    lifetime.abort();
+    if (destroyed) return;
+    destroyed = true;
+    lifetime?.abort();
     stopBackgroundRefresh?.();
     clearToken();
   }

@@ -335,6 +335,22 @@ describe('independent instances', () => {
   });
 });
 
+describe('creation', () => {
+  it('does no I/O and touches nothing Workers forbid at module scope', () => {
+    const forbidden = ['fetch', 'setTimeout', 'setInterval', 'AbortController', 'crypto'];
+    for (const name of forbidden) {
+      vi.stubGlobal(name, () => {
+        throw new Error(`${name} used at creation`);
+      });
+    }
+    try {
+      expect(() => testClient({ backgroundTokenRefreshInterval: 60 })).not.toThrow();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
 describe('the client object', () => {
   it('is frozen and exposes only its methods', () => {
     const client = testClient();
