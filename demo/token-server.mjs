@@ -5,6 +5,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 
 const TOKEN_PATH = '/api/v1/oauth2/token';
+const CONTROL_PATH = '/_control/';
 
 /**
  * @typedef {(req: http.IncomingMessage, res: http.ServerResponse) => void} ScriptedAnswer
@@ -38,6 +39,7 @@ export async function startTokenServer(options = {}) {
     req.setEncoding('utf8');
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
+      if (req.url?.startsWith(CONTROL_PATH)) return control(req, res, body);
       requests.push({
         authorization: req.headers.authorization,
         contentType: req.headers['content-type'],
@@ -66,6 +68,22 @@ export async function startTokenServer(options = {}) {
     const token = `m2m.${requests.length}.${randomBytes(12).toString('base64url')}`;
     issued.set(token, Date.now() + tokenLifetimeSeconds * 1000);
     json(res, 200, { access_token: token, token_type: 'Bearer', expires_in: tokenLifetimeSeconds });
+  }
+
+  // Lets a test running in another runtime (Deno, Bun, workerd) script this server over HTTP. Control requests are
+  // neither recorded nor delayed.
+  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} body */
+  function control(req, res, body) {
+    const action = req.url?.slice(CONTROL_PATH.length);
+    const input = body === '' ? undefined : JSON.parse(body);
+    if (action === 'fail-next') script.push(...input);
+    else if (action === 'latency') latencyMs = input;
+    else if (action === 'reset') {
+      script.length = 0;
+      requests.length = 0;
+      latencyMs = 0;
+    } else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
+    json(res, 200, { requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })) });
   }
 
   await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));

@@ -1,9 +1,11 @@
 // Checks the built package as npm would publish it (the global setup has just built dist/).
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url);
@@ -53,5 +55,36 @@ describe('the published package', () => {
     // attw exits non-zero on any problem, which rejects this promise with its report.
     const { stdout } = await run(bin('attw'), ['--pack', '.', '--format', 'table-flipped'], { cwd: root });
     expect(stdout).toMatch(/No problems found/);
+  }, 60_000);
+});
+
+describe('types from the packed tarball, as consumers resolve them', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'm2m-consumer-'));
+  const tsc = bin('tsc');
+
+  beforeAll(async () => {
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: root });
+    const tarball = join(scratch, JSON.parse(stdout)[0].filename);
+    const installed = join(scratch, 'node_modules/@wristband/typescript-m2m-auth');
+    mkdirSync(installed, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+    cpSync(new URL('fixtures/consumer', import.meta.url), scratch, { recursive: true });
+  }, 60_000);
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  /** Compiles one consumer project; resolves to the package files tsc loaded for it. */
+  async function compile(project: string): Promise<string[]> {
+    const { stdout } = await run(tsc, ['-p', join(scratch, project), '--listFiles'], { cwd: scratch });
+    return stdout.split('\n').filter((file) => file.includes('@wristband/typescript-m2m-auth/'));
+  }
+
+  it('node16: the ESM consumer gets index.d.ts and the CJS consumer index.d.cts', async () => {
+    const files = await compile('tsconfig.node16.json');
+    expect(files.map((f) => f.split('/').at(-1)).sort()).toEqual(['index.d.cts', 'index.d.ts']);
+  }, 60_000);
+
+  it('bundler: the consumer gets index.d.ts', async () => {
+    const files = await compile('tsconfig.bundler.json');
+    expect(files.map((f) => f.split('/').at(-1))).toEqual(['index.d.ts']);
   }, 60_000);
 });

