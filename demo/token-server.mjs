@@ -127,6 +127,10 @@ export async function startTokenServer(options = {}) {
     revoke(token) {
       issued.delete(token);
     },
+    /** Forgets every token issued so far. */
+    revokeAll() {
+      issued.clear();
+    },
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve(undefined)));

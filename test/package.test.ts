@@ -5,12 +5,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const bin = (name: string) => new URL(`node_modules/.bin/${name}`, root).pathname;
+
+// Measured at 3,973 bytes; the budget leaves about 4% for growth. Most of the weight is error-message text.
+const SIZE_BUDGET_BYTES = 4_150;
+
+async function minifiedGzipSize(entry: string): Promise<number> {
+  const result = await build({
+    stdin: { contents: entry, resolveDir: root.pathname, loader: 'js' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    write: false,
+  });
+  return gzipSync(result.outputFiles[0]!.contents, { level: 9 }).byteLength;
+}
 
 describe('the published package', () => {
   it('builds ESM, CJS and both declaration files', () => {
@@ -38,6 +54,13 @@ describe('the published package', () => {
       expect(Object.keys(mod).sort()).toEqual(['WristbandM2MError', 'createWristbandM2MClient']);
       expect(() => mod.createWristbandM2MClient({})).toThrow(mod.WristbandM2MError);
     }
+  });
+
+  it(`keeps createWristbandM2MClient within ${SIZE_BUDGET_BYTES} bytes minified and gzipped`, async () => {
+    const bytes = await minifiedGzipSize('export { createWristbandM2MClient } from "./dist/index.js";');
+    console.log(`createWristbandM2MClient: ${bytes} bytes minified + gzipped (budget ${SIZE_BUDGET_BYTES})`);
+    expect(bytes).toBeLessThanOrEqual(SIZE_BUDGET_BYTES);
+    expect(bytes).toBeGreaterThan(1000); // guards the measurement itself: an empty bundle would pass any budget
   });
 
   it('packs only dist/, README, LICENSE and package.json', async () => {

@@ -1,0 +1,134 @@
+// Runs every program in examples/ against the local token server and the demo's protected API, so the recipes
+// the README points to keep working: Express on Node, a Bun server, a Deno script and a Worker in workerd.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startProtectedApi } from '../demo/protected-api.mjs';
+import { startTokenServer } from '../demo/token-server.mjs';
+import { ensureRuntimes } from './runtimes/matrix.mjs';
+
+const examples = fileURLToPath(new URL('../examples/', import.meta.url));
+const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
+
+let tokenServer: Awaited<ReturnType<typeof startTokenServer>>;
+let api: Awaited<ReturnType<typeof startProtectedApi>>;
+let env: Record<string, string>;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(`${examples}node_modules/express`)) {
+    await promisify(execFile)('npm', ['ci', '--no-audit', '--no-fund'], { cwd: examples });
+  }
+  await ensureRuntimes();
+  tokenServer = await startTokenServer({ clientId: 'examples-client', clientSecret: 'examples-secret' });
+  api = await startProtectedApi((token) => tokenServer.verify(token));
+  env = {
+    PATH: process.env.PATH ?? '',
+    CLIENT_ID: tokenServer.clientId,
+    CLIENT_SECRET: tokenServer.clientSecret,
+    APPLICATION_VANITY_DOMAIN: tokenServer.vanityDomain,
+    DOWNSTREAM_URL: api.url,
+    PORT: '0',
+    NO_COLOR: '1',
+  };
+}, 240_000);
+afterAll(async () => {
+  await api?.close();
+  await tokenServer?.close();
+});
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+  tokenServer.requests.length = 0;
+});
+
+/** Starts a server example and resolves with its origin once it prints `listening on <url>`. */
+function startServerExample(argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: examples, env });
+    children.push(child);
+    let output = '';
+    const onData = (chunk: Buffer): void => {
+      output += chunk;
+      const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+      if (url) resolve(url);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before listening: ${output}`)));
+  });
+}
+
+type Get = (path: string) => Promise<Response>;
+
+/** GET /reports three times, revoking the token before the third: the example must clearToken() and retry once. */
+async function expectReportsWithRetryOn401(get: Get): Promise<void> {
+  const reports = async () => {
+    const response = await get('/reports');
+    return { status: response.status, body: await response.json() };
+  };
+  const ok = { status: 200, body: { report: 'quarterly-usage', rows: 3 } };
+  const apiCallsBefore = api.calls;
+  expect(await reports()).toEqual(ok);
+  expect(await reports()).toEqual(ok);
+  expect(tokenServer.requestCount).toBe(1); // one token, then the cache
+  tokenServer.revokeAll();
+  expect(await reports()).toEqual(ok);
+  expect(tokenServer.requestCount).toBe(2); // exactly one fresh token after the 401
+  expect(api.calls - apiCallsBefore).toBe(4); // 200, 200, 401, 200
+}
+
+const over = (origin: string): Get => (path) => fetch(`${origin}${path}`);
+
+describe('examples/', () => {
+  it('express/server.mjs serves /reports and answers a downstream 401 with clearToken() and one retry', async () => {
+    await expectReportsWithRetryOn401(over(await startServerExample([process.execPath, 'express/server.mjs'])));
+  });
+
+  it('bun/server.ts does the same on Bun', async () => {
+    await expectReportsWithRetryOn401(over(await startServerExample([`${tools}bun/node_modules/.bin/bun`, 'bun/server.ts'])));
+  });
+
+  it('deno/script.ts calls the API once with a token and exits', async () => {
+    const deno = `${tools}deno/node_modules/.bin/deno`;
+    const { stdout } = await promisify(execFile)(
+      deno,
+      ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-env', 'deno/script.ts'],
+      { cwd: examples, env: { ...env, DENO_NO_UPDATE_CHECK: '1' }, timeout: 30_000 },
+    );
+    expect(stdout.trim()).toBe('GET /reports: 200 {"report":"quarterly-usage","rows":3}');
+    expect(tokenServer.requestCount).toBe(1);
+  }, 30_000);
+
+  it('cloudflare-worker/worker.ts runs in workerd with its client at module scope', async () => {
+    const bundled = await build({
+      entryPoints: [`${examples}cloudflare-worker/worker.ts`],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      external: ['cloudflare:workers'],
+      write: false,
+    });
+    const { Miniflare } = createRequire(`${tools}miniflare/`)('miniflare');
+    const mf = new Miniflare({
+      modules: true,
+      script: bundled.outputFiles[0]!.text,
+      compatibilityDate: '2025-09-01',
+      bindings: {
+        CLIENT_ID: env.CLIENT_ID,
+        CLIENT_SECRET: env.CLIENT_SECRET,
+        APPLICATION_VANITY_DOMAIN: env.APPLICATION_VANITY_DOMAIN,
+        DOWNSTREAM_URL: env.DOWNSTREAM_URL,
+      },
+    });
+    try {
+      await mf.ready;
+      await expectReportsWithRetryOn401((path) => mf.dispatchFetch(`http://worker${path}`));
+    } finally {
+      await mf.dispose();
+    }
+  }, 60_000);
+});
