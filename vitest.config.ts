@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    globalSetup: ['test/support/build-once.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 15_000,
     reporters: ['default', './test/support/summary-reporter.ts'],
   },

@@ -1,7 +1,7 @@
 // Runs every program in examples/ against the local token server and the demo's protected API, so the recipes
 // the README points to keep working: Express on Node, a Bun server, a Deno script and a Worker in workerd.
+// The global setup has installed the runtimes and the examples' dependencies.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -9,7 +9,6 @@ import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProtectedApi } from '../demo/protected-api.mjs';
 import { startTokenServer } from '../demo/token-server.mjs';
-import { ensureRuntimes } from './runtimes/matrix.mjs';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
 const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
@@ -20,10 +19,6 @@ let env: Record<string, string>;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(`${examples}node_modules/express`)) {
-    await promisify(execFile)('npm', ['ci', '--no-audit', '--no-fund'], { cwd: examples });
-  }
-  await ensureRuntimes();
   tokenServer = await startTokenServer({ clientId: 'examples-client', clientSecret: 'examples-secret' });
   api = await startProtectedApi((token) => tokenServer.verify(token));
   env = {
@@ -35,7 +30,7 @@ beforeAll(async () => {
     PORT: '0',
     NO_COLOR: '1',
   };
-}, 240_000);
+});
 afterAll(async () => {
   await api?.close();
   await tokenServer?.close();

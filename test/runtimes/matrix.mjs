@@ -31,7 +31,10 @@ export const WORKER_CHECKS = [
 
 const bin = (tool, name) => `${tools}/${tool}/node_modules/.bin/${name}`;
 
-/** Installs each missing runtime into .tools/<name> (about 10 s and 400 MB the first time). */
+/**
+ * Installs each missing runtime into .tools/<name> (about 10 s and 400 MB the first time).
+ * @param {(line: string) => void} [log]
+ */
 export async function ensureRuntimes(log = () => undefined) {
   await Promise.all(
     Object.entries(TOOL_PACKAGES).map(async ([name, spec]) => {
@@ -153,9 +156,12 @@ export async function runWorkerd(server) {
   return rows;
 }
 
-/** Starts a token server, runs every runtime in turn (they share its request log), and returns the rows. */
+/**
+ * Starts a token server and runs every runtime in turn against it (they share its request log); the runtimes
+ * must already be installed by ensureRuntimes(). Resolves with one row per runtime and check.
+ * @param {(line: string) => void} [log]
+ */
 export async function runMatrix(log = () => undefined) {
-  await ensureRuntimes(log);
   const server = await startTokenServer({ clientId: 'matrix-client', clientSecret: 'matrix sécret/+=' });
   const details = { clientId: server.clientId, clientSecret: server.clientSecret, vanityDomain: server.vanityDomain };
   const rows = [];
@@ -192,6 +198,7 @@ export function formatMatrix(rows) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now();
+  await ensureRuntimes((line) => console.error(`[matrix] ${line}`));
   const rows = await runMatrix((line) => console.error(`[matrix] ${line}`));
   console.error(`[matrix] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(formatMatrix(rows));

@@ -1,0 +1,18 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ensureRuntimes } from '../runtimes/matrix.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+// Runs once before any test file, so parallel workers never build or install the same thing at the same time.
+export default async function globalSetup(): Promise<void> {
+  // Child-process tests (runtimes, examples, packaging) use the built package, exactly what npm would publish.
+  execFileSync(process.execPath, ['node_modules/tsup/dist/cli-default.js', '--silent'], { cwd: root, stdio: 'inherit' });
+  // Node 22/24, Deno, Bun and Miniflare into the git-ignored .tools/, once per machine.
+  await ensureRuntimes((line) => console.log(`[setup] ${line}`));
+  if (!existsSync(`${root}examples/node_modules/express`)) {
+    console.log('[setup] installing the examples’ dependencies');
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: `${root}examples`, stdio: 'inherit' });
+  }
+}
