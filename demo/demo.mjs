@@ -15,11 +15,11 @@ const credentials = local
   ? { clientId: local.clientId, clientSecret: local.clientSecret, wristbandApplicationVanityDomain: local.vanityDomain }
   : { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, wristbandApplicationVanityDomain: APPLICATION_VANITY_DOMAIN };
 
-// Counts what goes to the token endpoint, whichever server that is.
+// Counts what goes to the token endpoint, whichever server that is (config.fetch also carries client.fetch calls).
 let tokenRequests = 0;
 /** @type {typeof fetch} */
 const countingFetch = (input, init) => {
-  tokenRequests++;
+  if (String(input instanceof Request ? input.url : input).endsWith('/api/v1/oauth2/token')) tokenRequests++;
   return fetch(input, init);
 };
 
@@ -36,7 +36,14 @@ console.log(
 );
 
 heading('Create the client');
-const m2m = createWristbandM2MClient({ ...credentials, fetch: countingFetch });
+/** @type {string[]} */
+const refreshReasons = [];
+const m2m = createWristbandM2MClient({
+  ...credentials,
+  fetch: countingFetch,
+  // Observability: every refresh is reported with its reason, never with the token.
+  onTokenRefreshed: ({ reason }) => refreshReasons.push(reason),
+});
 say(`Created. Token requests so far: ${tokenRequests} (creating a client does no I/O and starts no timer).`);
 
 heading('First getToken(): a cold cache fetches a token');
@@ -84,22 +91,21 @@ if (local && api) {
     say(`Token requests for it: ${tokenRequests - before} (a 4xx is never retried).`);
   }
 
-  heading('A downstream API answers 401: clearToken() and try once more');
-  const callApi = async () => {
-    const token = await m2m.getToken();
-    return fetch(`${api.url}/reports`, { headers: { Authorization: `Bearer ${token}` } });
-  };
-  let response = await callApi();
-  say(`GET /reports with the cached token: ${response.status}.`);
+  heading('A downstream API answers 401: client.fetch retires the token and retries once');
+  let response = await m2m.fetch(`${api.url}/reports`);
+  say(`m2m.fetch('/reports') adds "Authorization: Bearer <token>": ${response.status}.`);
   local.revoke(await m2m.getToken());
   say('The token server now revokes that token (as a key rotation would).');
-  response = await callApi();
-  say(`GET /reports again: ${response.status}. Calling clearToken() and retrying once.`);
-  if (response.status === 401) {
-    m2m.clearToken();
-    response = await callApi();
-  }
-  say(`GET /reports with a fresh token: ${response.status} ${JSON.stringify(await response.json())}.`);
+  const apiCallsBefore = api.calls;
+  before = tokenRequests;
+  response = await m2m.fetch(`${api.url}/reports`);
+  say(
+    `m2m.fetch('/reports') again: ${response.status} ${JSON.stringify(await response.json())}, after ` +
+      `${api.calls - apiCallsBefore} API calls (401, then 200) and ${tokenRequests - before} new token request.`,
+  );
+  say(`Refresh reasons reported by onTokenRefreshed so far: ${refreshReasons.join(', ')}.`);
+  const { hasValidToken, expiresAt, refreshing } = m2m.state;
+  say(`client.state: hasValidToken=${hasValidToken} refreshing=${refreshing} expiresAt=${new Date(expiresAt).toISOString()}`);
 }
 
 heading('Background refresh, in time-lapse');

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 
 const TOKEN_PATH = '/api/v1/oauth2/token';
 const CONTROL_PATH = '/_control/';
+// A Bearer-protected resource beside the token endpoint, so tests in any runtime can exercise client.fetch.
+const PROTECTED_PATH = '/_protected';
 
 /**
  * @typedef {(req: http.IncomingMessage, res: http.ServerResponse) => void} ScriptedAnswer
@@ -40,6 +42,7 @@ export async function startTokenServer(options = {}) {
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
       if (req.url?.startsWith(CONTROL_PATH)) return control(req, res, body);
+      if (req.url === PROTECTED_PATH) return protectedResource(req, res);
       requests.push({
         authorization: req.headers.authorization,
         contentType: req.headers['content-type'],
@@ -78,12 +81,21 @@ export async function startTokenServer(options = {}) {
     const input = body === '' ? undefined : JSON.parse(body);
     if (action === 'fail-next') script.push(...input);
     else if (action === 'latency') latencyMs = input;
+    else if (action === 'revoke-all') issued.clear();
     else if (action === 'reset') {
       script.length = 0;
       requests.length = 0;
       latencyMs = 0;
     } else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
     json(res, 200, { requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })) });
+  }
+
+  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res */
+  function protectedResource(req, res) {
+    const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const expiry = token === undefined ? undefined : issued.get(token);
+    if (expiry === undefined || Date.now() >= expiry) return json(res, 401, { error: 'invalid_token' });
+    json(res, 200, { ok: true });
   }
 
   await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));

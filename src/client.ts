@@ -1,9 +1,12 @@
 /**
- * The client: an in-memory token cache, the coalescing of concurrent refreshes into one request, and the optional
- * background refresh schedule. Everything that talks to the network lives in `token-request.ts`.
+ * The client: an in-memory token cache, the coalescing of concurrent refreshes into one request, the optional
+ * background refresh schedule, and what it reports about them. Everything that talks to the token endpoint lives
+ * in `token-request.ts`.
  */
-import { resolveConfig, type WristbandM2MClientConfig } from './config.js';
+import { createAuthenticatedFetch } from './authenticated-fetch.js';
+import { resolveConfig, type FetchImplementation, type WristbandM2MClientConfig } from './config.js';
 import { clientDestroyed, WristbandM2MError } from './errors.js';
+import { callHook, type RefreshReason } from './hooks.js';
 import { createTokenRequester, type IssuedToken } from './token-request.js';
 import { startUnrefInterval } from './timers.js';
 
@@ -14,6 +17,18 @@ export interface GetTokenOptions {
    * reason. A token request shared with other callers keeps going for them.
    */
   signal?: AbortSignal;
+}
+
+/** A snapshot of what the client holds, for health checks. It never includes the token. */
+export interface WristbandM2MClientState {
+  /** Whether `getToken()` would answer from the cache right now. */
+  readonly hasValidToken: boolean;
+  /** When the cached token stops being served, in ms since the epoch; `undefined` with no token cached. */
+  readonly expiresAt: number | undefined;
+  /** Whether a token request is in flight. */
+  readonly refreshing: boolean;
+  /** The failure of the latest token request, until a later one succeeds. */
+  readonly lastRefreshError: WristbandM2MError | undefined;
 }
 
 /** A token client for one Wristband M2M OAuth2 client. Create one per process (or per Worker module) and share it. */
@@ -27,8 +42,18 @@ export interface WristbandM2MClient {
   /**
    * Forgets the cached token, so the next `getToken()` fetches a new one: call it when an API answers 401.
    * Callers already waiting on a request keep its result; calls made after this one never get a token from it.
+   *
+   * @param token The token the API rejected. The cache is cleared only if it still holds that token, so many
+   * concurrent 401s cause one refresh, and a late 401 for an old token never evicts a newer one.
    */
-  clearToken(): void;
+  clearToken(token?: string): void;
+  /**
+   * `fetch` with `Authorization: Bearer <token>` added (replacing any Authorization header given), and one retry
+   * with a fresh token when the answer is 401. See {@link createAuthenticatedFetch}.
+   */
+  fetch: FetchImplementation;
+  /** What the client holds right now; each read is a new snapshot. */
+  readonly state: WristbandM2MClientState;
   /**
    * Stops the background refresh timer, cancels any token request in flight and drops the cache. Later calls of
    * `getToken()` reject with `CLIENT_DESTROYED`. Calling it again does nothing. Also `client[Symbol.dispose]()`
@@ -64,24 +89,44 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   // started before the clear can still answer its own callers but can never write into the cache.
   let pending: Promise<string> | undefined;
   let generation = 0;
+  // Why the next cache miss happens, for the refresh hooks.
+  let missReason: RefreshReason = 'initial';
+  let lastRefreshError: WristbandM2MError | undefined;
   let stopBackgroundRefresh: (() => void) | undefined;
 
-  function refresh(): Promise<string> {
+  function refresh(reason: RefreshReason): Promise<string> {
     if (pending !== undefined) return pending;
-    const request = fetchIntoCache(generation).finally(() => {
+    const request = fetchIntoCache(generation, reason).finally(() => {
       if (pending === request) pending = undefined;
     });
     pending = request;
     return request;
   }
 
-  async function fetchIntoCache(startedIn: number): Promise<string> {
-    lifetime ??= new AbortController();
-    const issued = await requestToken(lifetime.signal);
+  async function fetchIntoCache(startedIn: number, reason: RefreshReason): Promise<string> {
+    const startedAt = Date.now();
+    let issued: IssuedToken;
+    try {
+      lifetime ??= new AbortController();
+      issued = await requestToken(lifetime.signal);
+    } catch (error) {
+      const failure = error as WristbandM2MError;
+      if (!destroyed) {
+        lastRefreshError = failure;
+        const attempts = failure.attempts ?? 0;
+        callHook(settings.onTokenRefreshFailed, { error: failure, attempts, durationMs: Date.now() - startedAt, reason });
+      }
+      throw error;
+    }
+    const tokenExpiresAt = cacheExpiry(issued, settings.expirationBufferMs);
     if (startedIn === generation) {
       accessToken = issued.accessToken;
-      expiresAt = cacheExpiry(issued, settings.expirationBufferMs);
+      expiresAt = tokenExpiresAt;
+      missReason = 'expired';
+      lastRefreshError = undefined;
     }
+    const durationMs = Date.now() - startedAt;
+    callHook(settings.onTokenRefreshed, { expiresAt: tokenExpiresAt, attempts: issued.attempts, durationMs, reason });
     return issued.accessToken;
   }
 
@@ -90,7 +135,7 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     if (signal?.aborted) throw aborted(signal);
     if (Date.now() < expiresAt) return accessToken;
     startBackgroundRefresh();
-    const shared = refresh();
+    const shared = refresh(missReason);
     return signal === undefined ? shared : untilAborted(shared, signal);
   }
 
@@ -100,25 +145,19 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     stopBackgroundRefresh = startUnrefInterval(() => {
       // A request already running refreshes the cache anyway; a second one would only add load.
       if (pending !== undefined) return;
-      refresh().catch((error: unknown) => {
-        if (!destroyed) reportBackgroundError(error);
+      refresh('background').catch((error: WristbandM2MError) => {
+        if (!destroyed) callHook(settings.onBackgroundRefreshError, error);
       });
     }, intervalMs);
   }
 
-  function reportBackgroundError(error: unknown): void {
-    try {
-      settings.onBackgroundRefreshError?.(error as WristbandM2MError);
-    } catch {
-      // The handler is the user's logging code; its own failure must not become an uncaught timer exception.
-    }
-  }
-
-  function clearToken(): void {
+  function clearToken(token?: string): void {
+    if (token !== undefined && token !== accessToken) return;
     accessToken = '';
     expiresAt = 0;
     pending = undefined;
     generation++;
+    missReason = token === undefined ? 'cleared' : 'unauthorized';
   }
 
   function destroy(): void {
@@ -135,8 +174,19 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
       return acquire(options?.signal);
     },
     clearToken,
+    fetch: (input, init) => authenticatedFetch(input, init),
+    get state(): WristbandM2MClientState {
+      const hasValidToken = Date.now() < expiresAt;
+      return Object.freeze({
+        hasValidToken,
+        expiresAt: accessToken === '' ? undefined : expiresAt,
+        refreshing: pending !== undefined,
+        lastRefreshError,
+      });
+    },
     destroy,
   };
+  const authenticatedFetch = createAuthenticatedFetch(client, settings.fetch);
   if (typeof Symbol.dispose === 'symbol') Object.defineProperty(client, Symbol.dispose, { value: destroy });
   return Object.freeze(client);
 }

@@ -1,4 +1,5 @@
 import { invalidConfig, type WristbandM2MError } from './errors.js';
+import type { TokenRefreshedEvent, TokenRefreshFailedEvent } from './hooks.js';
 
 /** A `fetch` implementation with the shape of the global one. */
 export type FetchImplementation = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -44,7 +45,19 @@ export interface WristbandM2MClientConfig {
    */
   onBackgroundRefreshError?: (error: WristbandM2MError) => void;
   /**
-   * The `fetch` to send token requests with.
+   * Called after each successful token request, with why it was made, how long it took and when the new token
+   * expires; never with the token. For logs and metrics. What it throws is ignored.
+   * @default undefined
+   */
+  onTokenRefreshed?: (event: TokenRefreshedEvent) => void;
+  /**
+   * Called after each token request that failed for good (after its retries), background ones included, with
+   * the {@link WristbandM2MError}. What it throws is ignored.
+   * @default undefined
+   */
+  onTokenRefreshFailed?: (event: TokenRefreshFailedEvent) => void;
+  /**
+   * The `fetch` to send token requests, and `client.fetch` requests, with.
    * @default globalThis.fetch, looked up at each request so interceptors installed later (msw, nock) apply
    */
   fetch?: FetchImplementation;
@@ -59,6 +72,8 @@ export interface ResolvedConfig {
   backgroundRefreshIntervalMs: number | undefined;
   requestTimeoutMs: number;
   onBackgroundRefreshError: ((error: WristbandM2MError) => void) | undefined;
+  onTokenRefreshed: ((event: TokenRefreshedEvent) => void) | undefined;
+  onTokenRefreshFailed: ((event: TokenRefreshFailedEvent) => void) | undefined;
   fetch: FetchImplementation | undefined;
 }
 
@@ -96,6 +111,8 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     backgroundRefreshIntervalMs: interval === undefined ? undefined : interval * 1000,
     requestTimeoutMs: (timeout ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS) * 1000,
     onBackgroundRefreshError: optionalFunction(config.onBackgroundRefreshError, 'onBackgroundRefreshError'),
+    onTokenRefreshed: optionalFunction(config.onTokenRefreshed, 'onTokenRefreshed'),
+    onTokenRefreshFailed: optionalFunction(config.onTokenRefreshFailed, 'onTokenRefreshFailed'),
     fetch: optionalFunction(config.fetch, 'fetch'),
   };
 }

@@ -352,9 +352,9 @@ describe('creation', () => {
 });
 
 describe('the client object', () => {
-  it('is frozen and exposes only its methods', () => {
+  it('is frozen and exposes only its methods and read-only state', () => {
     const client = testClient();
     expect(Object.isFrozen(client)).toBe(true);
-    expect(Object.keys(client).sort()).toEqual(['clearToken', 'destroy', 'getToken']);
+    expect(Object.keys(client).sort()).toEqual(['clearToken', 'destroy', 'fetch', 'getToken', 'state']);
   });
 });

@@ -9,6 +9,7 @@ import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProtectedApi } from '../demo/protected-api.mjs';
 import { startTokenServer } from '../demo/token-server.mjs';
+import { createWristbandM2MClient } from '../src/index.js';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
 const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
@@ -97,6 +98,21 @@ describe('examples/', () => {
     expect(stdout.trim()).toBe('GET /reports: 200 {"report":"quarterly-usage","rows":3}');
     expect(tokenServer.requestCount).toBe(1);
   }, 30_000);
+
+  it('axios/reports-api.mjs adds the token through interceptors and retries a 401 once', async () => {
+    const { createReportsApi } = await import('../examples/axios/reports-api.mjs');
+    const m2m = createWristbandM2MClient({
+      clientId: env.CLIENT_ID!,
+      clientSecret: env.CLIENT_SECRET!,
+      wristbandApplicationVanityDomain: env.APPLICATION_VANITY_DOMAIN!,
+    });
+    const api = createReportsApi(m2m, env.DOWNSTREAM_URL!);
+    await expectReportsWithRetryOn401(async (path) => {
+      const response = await api.get(path); // a 401 left after the one retry would throw and fail the test
+      return Response.json(response.data, { status: response.status });
+    });
+    m2m.destroy();
+  });
 
   it('cloudflare-worker/worker.ts runs in workerd with its client at module scope', async () => {
     const bundled = await build({

@@ -17,6 +17,7 @@ export const CHECKS = [
   'fails at once on a 401 with status 401',
   'clearToken() forces a fresh token',
   'getToken({ signal }) aborts',
+  'client.fetch sends the token and retries a 401 once',
 ];
 
 /**
@@ -120,6 +121,17 @@ export async function runScenario(lib, server) {
       await control('latency', 0);
       expect(error instanceof lib.WristbandM2MError && error.code === 'ABORTED', `rejected with ${error}`);
       expect(waited < 900, `aborted caller waited ${waited} ms`);
+    }],
+    [CHECKS[7], async () => {
+      const protectedUrl = `${server.vanityDomain}/_protected`;
+      const ok = await m2m.fetch(protectedUrl);
+      expect(ok.status === 200, `first call answered ${ok.status}`);
+      await control('reset');
+      await control('revoke-all');
+      const retried = await m2m.fetch(protectedUrl);
+      expect(retried.status === 200, `call after revocation answered ${retried.status}`);
+      const count = await requestCount();
+      expect(count === 1, `${count} token requests after the 401`);
     }],
   ];
 

@@ -1,0 +1,47 @@
+/** What the client tells operators about its token refreshes. No event ever holds a token or the client secret. */
+import type { WristbandM2MError } from './errors.js';
+
+/**
+ * Why a token request was made:
+ * - `initial`: the first token this client fetched;
+ * - `expired`: the cached token reached its expiry (lifetime minus `tokenExpirationBuffer`);
+ * - `cleared`: `clearToken()` was called;
+ * - `unauthorized`: `clearToken(token)` retired a token an API rejected, as `client.fetch` does on a 401;
+ * - `background`: the `backgroundTokenRefreshInterval` timer.
+ */
+export type RefreshReason = 'initial' | 'expired' | 'cleared' | 'unauthorized' | 'background';
+
+/** Passed to `onTokenRefreshed` after a token request succeeds. */
+export interface TokenRefreshedEvent {
+  /** When the client stops serving this token, in ms since the epoch (as `Date.now()`). */
+  expiresAt: number;
+  /** Token requests it took, the first included. */
+  attempts: number;
+  /** From the first request to the token, in ms. */
+  durationMs: number;
+  reason: RefreshReason;
+}
+
+/** Passed to `onTokenRefreshFailed` after a token request fails for good. */
+export interface TokenRefreshFailedEvent {
+  error: WristbandM2MError;
+  /** Token requests sent, the first included; 0 if none could be sent. */
+  attempts: number;
+  durationMs: number;
+  reason: RefreshReason;
+}
+
+/**
+ * Calls an optional user hook so that nothing it does can reach the client: a throw or a rejected promise is
+ * dropped. Hooks are logging and metrics code, and their failure must not become a failed getToken() or an
+ * uncaught exception in a timer.
+ */
+export function callHook<T>(hook: ((event: T) => unknown) | undefined, event: T): void {
+  if (hook === undefined) return;
+  try {
+    const result = hook(event);
+    if (result instanceof Promise) result.catch(() => undefined);
+  } catch {
+    // see above
+  }
+}

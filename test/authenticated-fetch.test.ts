@@ -1,0 +1,201 @@
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
+import { createAuthenticatedFetch, WristbandM2MError } from '../src/index.js';
+import { issuingEndpoint, mswServer, oauthError, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
+
+useMsw();
+
+const API = 'https://api.example.com/reports';
+
+interface ApiLog {
+  count: number;
+  seen: { method: string; authorization: string | null; contentType: string | null; body: Uint8Array }[];
+}
+
+/** A downstream API that answers with `respond(n, authorization)`; n counts from 1. */
+function api(respond: (n: number, authorization: string | null) => Response): ApiLog {
+  const log: ApiLog = { count: 0, seen: [] };
+  mswServer.use(
+    http.all(API, async ({ request }) => {
+      const n = ++log.count;
+      const authorization = request.headers.get('authorization');
+      log.seen.push({
+        method: request.method,
+        authorization,
+        contentType: request.headers.get('content-type'),
+        body: new Uint8Array(await request.arrayBuffer()),
+      });
+      return respond(n, authorization);
+    }),
+  );
+  return log;
+}
+
+const unauthorized = () => new HttpResponse(null, { status: 401 });
+/** 401 for the first token, 200 for any other. */
+const rejectsFirstToken = (_n: number, authorization: string | null) =>
+  authorization === 'Bearer token-1' ? unauthorized() : HttpResponse.json({ ok: true });
+
+describe('client.fetch', () => {
+  it('sends the token as a Bearer credential, replacing a caller Authorization and keeping other headers', async () => {
+    issuingEndpoint();
+    const log = api(() => HttpResponse.json({ ok: true }, { headers: { 'X-From-Api': 'yes' } }));
+    const response = await testClient().fetch(API, { headers: { Authorization: 'Basic abc', 'X-Trace': '7' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-from-api')).toBe('yes');
+    expect(await response.json()).toEqual({ ok: true });
+    expect(log.seen[0]?.authorization).toBe('Bearer token-1');
+  });
+
+  it('keeps the headers of a Request input', async () => {
+    issuingEndpoint();
+    let trace: string | null = null;
+    mswServer.use(http.get(API, ({ request }) => ((trace = request.headers.get('x-trace')), HttpResponse.json({}))));
+    await testClient().fetch(new Request(API, { headers: { 'X-Trace': 'from-request' } }));
+    expect(trace).toBe('from-request');
+  });
+
+  it('on a 401 retires the token it sent and retries once with a fresh one: 2 API requests, 2 token requests', async () => {
+    const tokens = issuingEndpoint();
+    const log = api(rejectsFirstToken);
+    const response = await testClient().fetch(API);
+    expect(response.status).toBe(200);
+    expect(log.seen.map((s) => s.authorization)).toEqual(['Bearer token-1', 'Bearer token-2']);
+    expect(tokens.count).toBe(2);
+  });
+
+  it('returns the second 401 as it is, without a loop', async () => {
+    const tokens = issuingEndpoint();
+    const log = api(() => new HttpResponse('still no', { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } }));
+    const response = await testClient().fetch(API);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await response.text()).toBe('still no');
+    expect(log.count).toBe(2);
+    expect(tokens.count).toBe(2);
+  });
+
+  it('answers 100 concurrent 401s on the same token with exactly 1 token refresh', async () => {
+    const tokens = issuingEndpoint();
+    const log = api(rejectsFirstToken);
+    const client = testClient();
+    await client.getToken();
+    const responses = await Promise.all(Array.from({ length: 100 }, () => client.fetch(API)));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(tokens.count).toBe(2);
+    expect(log.count).toBe(200);
+  });
+
+  it('does not retry a one-shot stream body: the 401 is returned', async () => {
+    const tokens = issuingEndpoint();
+    const log = api(unauthorized);
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('streamed'));
+        controller.close();
+      },
+    });
+    const response = await testClient().fetch(API, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    expect(response.status).toBe(401);
+    expect(log.count).toBe(1);
+    expect(new TextDecoder().decode(log.seen[0]?.body)).toBe('streamed');
+    expect(tokens.count).toBe(1);
+  });
+
+  const form = new FormData();
+  form.set('field', 'value');
+  it.each<[string, () => BodyInit]>([
+    ['a string', () => '{"a":1}'],
+    ['URLSearchParams', () => new URLSearchParams({ q: 'x y' })],
+    ['FormData', () => form],
+    ['a Blob', () => new Blob(['blob-bytes'], { type: 'application/octet-stream' })],
+    ['an ArrayBuffer', () => new TextEncoder().encode('buffer').buffer as ArrayBuffer],
+    ['a Uint8Array', () => new TextEncoder().encode('view')],
+  ])('retries %s body with the same method, headers and bytes', async (_kind, body) => {
+    issuingEndpoint();
+    const log = api(rejectsFirstToken);
+    const response = await testClient().fetch(API, { method: 'PUT', body: body(), headers: { 'X-Trace': '1' } });
+    expect(response.status).toBe(200);
+    expect(log.count).toBe(2);
+    // FormData is serialised afresh for each send, with a new multipart boundary; everything else is identical.
+    const [first, second] = log.seen.map((seen) => {
+      const boundary = /boundary=(\S+)/.exec(seen.contentType ?? '')?.[1];
+      const text = new TextDecoder().decode(seen.body);
+      return { ...seen, contentType: seen.contentType?.replace(boundary ?? '', 'B'), body: boundary ? text.replaceAll(boundary, 'B') : text };
+    });
+    expect(second?.method).toBe('PUT');
+    expect(second?.contentType).toBe(first?.contentType);
+    expect(second?.body.length).toBeGreaterThan(0);
+    expect(second?.body).toBe(first?.body);
+  });
+
+  it('retries a Request input with a body, sending the same bytes', async () => {
+    issuingEndpoint();
+    const log = api(rejectsFirstToken);
+    const request = new Request(API, { method: 'POST', body: 'request-body', headers: { 'Content-Type': 'text/plain' } });
+    const response = await testClient().fetch(request);
+    expect(response.status).toBe(200);
+    expect(log.seen.map((s) => new TextDecoder().decode(s.body))).toEqual(['request-body', 'request-body']);
+    expect(log.seen.map((s) => s.contentType)).toEqual(['text/plain', 'text/plain']);
+  });
+
+  it('passes the signal and every other option to fetch untouched, and returns its Response', async () => {
+    issuingEndpoint();
+    const answer = new Response('from custom fetch');
+    const custom = vi.fn(async (_input: string | URL | Request, _init?: RequestInit) => answer);
+    const client = testClient();
+    const signal = new AbortController().signal;
+    const init = { method: 'POST', body: 'x', signal, keepalive: true, redirect: 'manual', cf: { cacheTtl: 5 } };
+    const response = await createAuthenticatedFetch(client, custom)(API, init as RequestInit);
+    expect(response).toBe(answer);
+    const [input, sent] = custom.mock.calls[0]!;
+    expect(input).toBe(API);
+    expect(sent).toMatchObject({ method: 'POST', body: 'x', keepalive: true, redirect: 'manual', cf: { cacheTtl: 5 } });
+    expect(sent?.signal).toBe(signal);
+    expect(new Headers(sent?.headers).get('authorization')).toBe('Bearer token-1');
+  });
+
+  it('rejects with the signal’s reason when aborted while waiting for the token, as fetch would', async () => {
+    onTokenEndpoint(() => new Promise<Response>(() => undefined));
+    const log = api(() => HttpResponse.json({}));
+    const controller = new AbortController();
+    const reason = new Error('request deadline');
+    const result = settle(testClient().fetch(API, { signal: controller.signal }));
+    controller.abort(reason);
+    expect((await result).error).toBe(reason);
+    expect(log.count).toBe(0);
+  });
+
+  it('lets an abort during the downstream request reach the caller', async () => {
+    issuingEndpoint();
+    mswServer.use(http.get(API, () => new Promise<Response>(() => undefined)));
+    const controller = new AbortController();
+    const result = settle(testClient().fetch(API, { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 10);
+    const { error } = await result;
+    expect((error as Error).name).toBe('AbortError');
+  });
+
+  it('rejects with the WristbandM2MError when no token can be had, sending nothing downstream', async () => {
+    onTokenEndpoint(() => oauthError(401, 'invalid_client'));
+    const log = api(() => HttpResponse.json({}));
+    const { error } = await settle(testClient().fetch(API));
+    expect(error).toBeInstanceOf(WristbandM2MError);
+    expect(log.count).toBe(0);
+  });
+});
+
+describe('clearToken(token)', () => {
+  it('clears the cache only while it still holds that token', async () => {
+    const tokens = issuingEndpoint();
+    const client = testClient();
+    const first = await client.getToken();
+    client.clearToken();
+    const second = await client.getToken();
+    client.clearToken(first); // a late 401 for the old token
+    expect(await client.getToken()).toBe(second);
+    client.clearToken(second);
+    expect(await client.getToken()).toBe('token-3');
+    expect(tokens.count).toBe(3);
+  });
+});

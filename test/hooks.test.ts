@@ -1,0 +1,142 @@
+import { http, HttpResponse } from 'msw';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { callHook } from '../src/hooks.js';
+import type { TokenRefreshedEvent, TokenRefreshFailedEvent } from '../src/index.js';
+import { CLIENT_SECRET, issuingEndpoint, mswServer, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from './support/msw.js';
+
+useMsw();
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function recorder() {
+  const refreshed: TokenRefreshedEvent[] = [];
+  const failed: TokenRefreshFailedEvent[] = [];
+  return {
+    refreshed,
+    failed,
+    hooks: {
+      onTokenRefreshed: (event: TokenRefreshedEvent) => void refreshed.push(event),
+      onTokenRefreshFailed: (event: TokenRefreshFailedEvent) => void failed.push(event),
+    },
+  };
+}
+
+describe('refresh hooks', () => {
+  it('report each refresh with its reason: initial, expired, cleared, unauthorized, background', async () => {
+    issuingEndpoint(3600);
+    const { refreshed, hooks } = recorder();
+    const client = testClient({ ...hooks, backgroundTokenRefreshInterval: 7200 });
+    await client.getToken();
+    vi.advanceTimersByTime(3600_000);
+    await client.getToken();
+    client.clearToken();
+    await client.getToken();
+    client.clearToken(await client.getToken());
+    await client.getToken();
+    await vi.advanceTimersByTimeAsync(7200_000 - 3600_000);
+    expect(refreshed.map((e) => e.reason)).toEqual(['initial', 'expired', 'cleared', 'unauthorized', 'background']);
+  });
+
+  it('gives 401 as the reason when client.fetch retires a rejected token', async () => {
+    issuingEndpoint();
+    mswServer.use(
+      http.get('https://api.example.com/', ({ request }) =>
+        request.headers.get('authorization') === 'Bearer token-1' ? new HttpResponse(null, { status: 401 }) : HttpResponse.json({}),
+      ),
+    );
+    const { refreshed, hooks } = recorder();
+    await testClient(hooks).fetch('https://api.example.com/');
+    expect(refreshed.map((e) => e.reason)).toEqual(['initial', 'unauthorized']);
+  });
+
+  it('carries expiry, attempts and duration, and never the token or the secret', async () => {
+    onTokenEndpoint((n) => (n < 3 ? oauthError(503) : tokenResponse('the-token-value', 600)));
+    const { refreshed, hooks } = recorder();
+    const started = Date.now();
+    const token = testClient(hooks).getToken();
+    await vi.advanceTimersByTimeAsync(200);
+    await token;
+    expect(refreshed).toEqual([{ expiresAt: started + 200 + (600 - 60) * 1000, attempts: 3, durationMs: 200, reason: 'initial' }]);
+    expect(JSON.stringify(refreshed)).not.toMatch(/the-token-value|test-secret/);
+  });
+
+  it('report a failure with the error, its attempts and the reason, and never the secret', async () => {
+    onTokenEndpoint(() => oauthError(401, 'invalid_client', CLIENT_SECRET));
+    const { failed, hooks } = recorder();
+    await settle(testClient(hooks).getToken());
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ attempts: 1, reason: 'initial', error: { code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 401 } });
+    expect(JSON.stringify(failed[0])).not.toContain(CLIENT_SECRET);
+    expect(failed[0]?.error.message).not.toContain(CLIENT_SECRET);
+  });
+
+  it('report a background failure as well as onBackgroundRefreshError', async () => {
+    onTokenEndpoint((n) => (n === 1 ? tokenResponse('t') : oauthError(400)));
+    const { failed, hooks } = recorder();
+    const background = vi.fn();
+    const client = testClient({ ...hooks, backgroundTokenRefreshInterval: 60, onBackgroundRefreshError: background });
+    await client.getToken();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(failed.map((e) => e.reason)).toEqual(['background']);
+    expect(background).toHaveBeenCalledWith(failed[0]?.error);
+  });
+
+  it('cannot break the client by throwing or rejecting', async () => {
+    issuingEndpoint();
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const throwing = testClient({
+        onTokenRefreshed: () => {
+          throw new Error('logger down');
+        },
+      });
+      const rejecting = testClient({ onTokenRefreshed: () => Promise.reject(new Error('async logger down')) as never });
+      await expect(throwing.getToken()).resolves.toBe('token-1');
+      await expect(rejecting.getToken()).resolves.toBe('token-2');
+      await vi.waitFor(() => expect(unhandled).not.toHaveBeenCalled());
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
+
+  it('callHook ignores a missing hook', () => {
+    expect(() => callHook(undefined, {})).not.toThrow();
+  });
+});
+
+describe('client.state', () => {
+  it('follows the cache, the request in flight and the last error, without the token', async () => {
+    let answer: (response: Response) => void = () => undefined;
+    onTokenEndpoint((n) => (n === 1 ? oauthError(400) : new Promise<Response>((resolve) => (answer = resolve))));
+    const client = testClient();
+    expect(client.state).toEqual({ hasValidToken: false, expiresAt: undefined, refreshing: false, lastRefreshError: undefined });
+
+    await settle(client.getToken());
+    expect(client.state.lastRefreshError).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 400 });
+
+    const token = client.getToken();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state.refreshing).toBe(true);
+    answer(tokenResponse('secret-token-value', 3600));
+    await token;
+    const now = Date.now();
+    expect(client.state).toEqual({ hasValidToken: true, expiresAt: now + 3540_000, refreshing: false, lastRefreshError: undefined });
+    expect(JSON.stringify(client.state)).not.toContain('secret-token-value');
+
+    vi.advanceTimersByTime(3540_000);
+    expect(client.state.hasValidToken).toBe(false);
+    client.clearToken();
+    expect(client.state.expiresAt).toBeUndefined();
+  });
+
+  it('is a frozen snapshot', () => {
+    const state = testClient().state;
+    expect(Object.isFrozen(state)).toBe(true);
+  });
+});
