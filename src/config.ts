@@ -57,6 +57,13 @@ export interface WristbandM2MClientConfig {
    */
   onTokenRefreshFailed?: (event: TokenRefreshFailedEvent) => void;
   /**
+   * Allows creating a client where `window` and `document` exist. An M2M client secret must never reach a browser,
+   * where anyone can read it, so this is refused by default; set it only for a browser-like test environment
+   * (jsdom, happy-dom) or a trusted desktop shell.
+   * @default false
+   */
+  dangerouslyAllowBrowser?: boolean;
+  /**
    * The `fetch` to send token requests, and `client.fetch` requests, with.
    * @default globalThis.fetch, looked up at each request so interceptors installed later (msw, nock) apply
    */
@@ -89,6 +96,14 @@ const TOKEN_ENDPOINT_PATH = '/api/v1/oauth2/token';
 export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig {
   if (typeof config !== 'object' || config === null) {
     throw invalidConfig('config', 'must be an object with clientId, clientSecret and wristbandApplicationVanityDomain.');
+  }
+  if (config.dangerouslyAllowBrowser !== true && isBrowser()) {
+    throw invalidConfig(
+      'dangerouslyAllowBrowser',
+      'is not set, and this looks like a browser. An M2M client secret shipped to a browser can be read by anyone ' +
+        'who opens the page: get tokens on a server instead. Set dangerouslyAllowBrowser: true only for a ' +
+        'browser-like test environment.',
+    );
   }
   const clientId = requireText(config.clientId, 'clientId');
   const clientSecret = requireText(config.clientSecret, 'clientSecret');
@@ -155,6 +170,11 @@ export function tokenEndpointFor(domain: string): string {
     );
   }
   return url.href;
+}
+
+function isBrowser(): boolean {
+  const scope = globalThis as { window?: unknown; document?: unknown };
+  return typeof scope.window === 'object' && scope.window !== null && typeof scope.document === 'object';
 }
 
 /** `hostname` as `URL` normalises it: IPv4 in dotted decimal, IPv6 in brackets, names lower-cased. */

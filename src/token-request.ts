@@ -94,7 +94,17 @@ export function createTokenRequester(config: ResolvedConfig): TokenRequester {
         if (!(cause instanceof ResponseTooLarge)) throw failure(cause);
       }
       if (response.ok) {
-        return { ...parseTokenResponse(text, response, attempt), sentAt, attempts: attempt };
+        const token = parseTokenResponse(text, response, attempt);
+        if (Date.now() >= sentAt + token.expiresInSeconds * 1000) {
+          // Only a stalled answer or a jumping clock gets here; handing out the token would mean a sure 401.
+          throw new WristbandM2MError(
+            'INVALID_TOKEN_RESPONSE',
+            `The token expired (expires_in ${token.expiresInSeconds} s) before its answer arrived; check the system ` +
+              'clock and the latency to Wristband.',
+            { status: response.status, attempts: attempt },
+          );
+        }
+        return { ...token, sentAt, attempts: attempt };
       }
       const oauth = parseOAuthError(text, redact);
       throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', httpErrorMessage(response, oauth, attempt), {

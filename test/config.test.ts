@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isLoopbackHost, resolveConfig, tokenEndpointFor, type WristbandM2MClientConfig } from '../src/config.js';
 import { createWristbandM2MClient, WristbandM2MError } from '../src/index.js';
 
@@ -55,6 +55,13 @@ describe('wristbandApplicationVanityDomain', () => {
     ['http://127.9.8.7', 'http://127.9.8.7/api/v1/oauth2/token'],
     ['http://[::1]:9000', 'http://[::1]:9000/api/v1/oauth2/token'],
     ['HTTP://LOCALHOST:1', 'http://localhost:1/api/v1/oauth2/token'],
+    ['HtTpS://acme.us.wristband.dev', 'https://acme.us.wristband.dev/api/v1/oauth2/token'],
+    ['http://127.1:8080', 'http://127.0.0.1:8080/api/v1/oauth2/token'],
+    ['http://0x7f.0.0.1', 'http://127.0.0.1/api/v1/oauth2/token'],
+    ['http://[0:0:0:0:0:0:0:1]', 'http://[::1]/api/v1/oauth2/token'],
+    ['https://[2001:DB8::1]:8443/', 'https://[2001:db8::1]:8443/api/v1/oauth2/token'],
+    ['ACME。us。wristband。dev', 'https://acme.us.wristband.dev/api/v1/oauth2/token'],
+    ['acme.us.wristband.dev.', 'https://acme.us.wristband.dev./api/v1/oauth2/token'],
   ])('accepts %s', (domain, endpoint) => {
     expect(tokenEndpointFor(domain)).toBe(endpoint);
   });
@@ -80,6 +87,19 @@ describe('wristbandApplicationVanityDomain', () => {
     ['https:///', /has no host/],
     ['acme.us.wristband.dev:99999', /not a valid host/],
     ['[::1', /not a valid host/],
+    ['http://[::ffff:127.0.0.1]', /only ever sent over HTTPS/],
+    ['http://localhost.', /only ever sent over HTTPS/],
+    ['HTTP://ACME.US.WRISTBAND.DEV', /only ever sent over HTTPS/],
+    ['https://acme.us.wristband.dev\\@evil.example', /without a path/],
+    ['https://evil.example#@acme.us.wristband.dev', /fragment/],
+    ['https:/acme.us.wristband.dev', /without a path/],
+    ['//acme.us.wristband.dev', /without a path/],
+    ['acme.us.wristband.dev\t', /whitespace/],
+    ['acme.us.wristband.dev\u00a0', /whitespace/],
+    ['javascript://acme.us.wristband.dev', /scheme "javascript:\/\/"/],
+    ['a b', /whitespace/],
+    ['exa mple.com', /whitespace/],
+    ['xn--zz.example:0x50', /not a valid host/],
   ])('rejects %j', (domain, message) => {
     const error = configError({ wristbandApplicationVanityDomain: domain });
     expect(error.code).toBe('INVALID_CONFIG');
@@ -140,5 +160,31 @@ describe('numeric options', () => {
     ['onBackgroundRefreshError', 42],
   ])('rejects %s that is not a function', (option, value) => {
     expect(configError({ [option]: value }).message).toContain(`\`${option}\` must be a function`);
+  });
+});
+
+describe('the browser guard', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('refuses to create a client where window and document exist, and says why', () => {
+    vi.stubGlobal('window', {});
+    vi.stubGlobal('document', {});
+    const error = configError({});
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toContain('`dangerouslyAllowBrowser`');
+    expect(error.message).toMatch(/secret shipped to a browser can be read by anyone/);
+  });
+
+  it('allows it with dangerouslyAllowBrowser: true', () => {
+    vi.stubGlobal('window', {});
+    vi.stubGlobal('document', {});
+    expect(() => createWristbandM2MClient({ ...base, dangerouslyAllowBrowser: true })).not.toThrow();
+  });
+
+  it('is not fooled by a window without a document (Deno 1) or by neither (servers, Workers)', () => {
+    vi.stubGlobal('window', {});
+    expect(() => createWristbandM2MClient(base)).not.toThrow();
+    vi.unstubAllGlobals();
+    expect(() => createWristbandM2MClient(base)).not.toThrow();
   });
 });

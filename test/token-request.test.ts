@@ -296,6 +296,19 @@ describe('retries', () => {
     expect(log.count).toBe(3);
   });
 
+  it('rejects a token that expired before its answer arrived, rather than hand out a sure 401', async () => {
+    onTokenEndpoint(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      return tokenResponse('dead-on-arrival', 5);
+    });
+    const result = settle(testClient({ tokenRequestTimeout: 30 }).getToken());
+    await vi.advanceTimersByTimeAsync(5_000);
+    const { error, value } = await result;
+    expect(value).toBeUndefined();
+    expect(error).toMatchObject({ code: 'INVALID_TOKEN_RESPONSE', attempts: 1 });
+    expect((error as Error).message).toMatch(/expired .* before its answer arrived/);
+  });
+
   it('leaves no timer behind after a request, whatever its outcome', async () => {
     onTokenEndpoint((n) => (n === 1 ? oauthError(503) : tokenResponse('ok')));
     await Promise.all([testClient().getToken(), vi.advanceTimersByTimeAsync(100)]);
