@@ -204,7 +204,7 @@ export function cacheExpiry(issued: IssuedToken, expirationBufferMs: number): nu
 function aborted(signal: AbortSignal): WristbandM2MError {
   return new WristbandM2MError(
     'ABORTED',
-    'getToken() was aborted by its signal; a token request shared with other callers was left running for them.',
+    'getToken() was aborted by its signal; a token request shared with other callers goes on for them.',
     { cause: signal.reason },
   );
 }

@@ -100,9 +100,8 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
   if (config.dangerouslyAllowBrowser !== true && isBrowser()) {
     throw invalidConfig(
       'dangerouslyAllowBrowser',
-      'is not set, and this looks like a browser. An M2M client secret shipped to a browser can be read by anyone ' +
-        'who opens the page: get tokens on a server instead. Set dangerouslyAllowBrowser: true only for a ' +
-        'browser-like test environment.',
+      'is not set, and this looks like a browser, where anyone can read the client secret: get tokens on a server. ' +
+        'Set it to true only for a browser-like test environment.',
     );
   }
   const clientId = requireText(config.clientId, 'clientId');
@@ -165,8 +164,8 @@ export function tokenEndpointFor(domain: string): string {
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     throw invalidConfig(
       option,
-      'uses http:// with a host that is not loopback; the client secret is only ever sent over HTTPS (http:// is ' +
-        'allowed for localhost, 127.0.0.0/8 and [::1] only).',
+      'uses http:// with a host that is not loopback; the secret is only sent over HTTPS (http:// is for ' +
+        'localhost, 127.0.0.0/8 and [::1]).',
     );
   }
   return url.href;

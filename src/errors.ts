@@ -66,6 +66,6 @@ export function invalidConfig(option: string, problem: string): WristbandM2MErro
 export function clientDestroyed(): WristbandM2MError {
   return new WristbandM2MError(
     'CLIENT_DESTROYED',
-    'This Wristband M2M client was destroyed; create a new client with createWristbandM2MClient() to get tokens again.',
+    'This Wristband M2M client was destroyed; create a new one to get tokens.',
   );
 }

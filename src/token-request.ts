@@ -64,15 +64,14 @@ export function createTokenRequester(config: ResolvedConfig): TokenRequester {
       if (timedOut) {
         return new WristbandM2MError(
           'TOKEN_REQUEST_TIMEOUT',
-          `The Wristband token endpoint did not answer within tokenRequestTimeout (${config.requestTimeoutMs / 1000} s); ` +
-            'check connectivity to the vanity domain, or raise tokenRequestTimeout.',
+          `No answer from the Wristband token endpoint within tokenRequestTimeout (${config.requestTimeoutMs / 1000} s); ` +
+            'check connectivity, or raise tokenRequestTimeout.',
           { attempts: attempt },
         );
       }
       return new WristbandM2MError(
         'TOKEN_ENDPOINT_UNREACHABLE',
-        `Could not reach the Wristband token endpoint at ${config.tokenEndpoint}; check the vanity domain, DNS and ` +
-          'outbound network access.',
+        `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
         { attempts: attempt, cause },
       );
     };
@@ -99,8 +98,7 @@ export function createTokenRequester(config: ResolvedConfig): TokenRequester {
           // Only a stalled answer or a jumping clock gets here; handing out the token would mean a sure 401.
           throw new WristbandM2MError(
             'INVALID_TOKEN_RESPONSE',
-            `The token expired (expires_in ${token.expiresInSeconds} s) before its answer arrived; check the system ` +
-              'clock and the latency to Wristband.',
+            'The token expired before its answer arrived; check the system clock and the latency to Wristband.',
             { status: response.status, attempts: attempt },
           );
         }
@@ -206,7 +204,7 @@ function parseTokenResponse(
     new WristbandM2MError(
       'INVALID_TOKEN_RESPONSE',
       `The Wristband token endpoint answered ${response.status} with ${problem}; check that ` +
-        'wristbandApplicationVanityDomain points at Wristband and not at a proxy or another service.',
+        'wristbandApplicationVanityDomain points at Wristband, not a proxy.',
       { status: response.status, attempts },
     );
   if (text === undefined) throw invalid(`a body larger than ${MAX_RESPONSE_BYTES} bytes`);
@@ -258,12 +256,12 @@ function httpErrorMessage(response: Response, oauth: OAuthErrorBody, attempts: n
   const head = `The Wristband token endpoint answered ${status}${detail} ${tries}`;
   if (status >= 500) return `${head}; Wristband may be unavailable. The next getToken() call tries again.`;
   if (status === 401 || oauth.error === 'invalid_client') {
-    return `${head}; check clientId and clientSecret, and that this M2M OAuth2 client belongs to the application at wristbandApplicationVanityDomain.`;
+    return `${head}; check clientId and clientSecret, and that the OAuth2 client belongs to this vanity domain.`;
   }
   if (status >= 300 && status < 400) {
-    return `${head}; redirects are not followed with client credentials. Check wristbandApplicationVanityDomain.`;
+    return `${head}; redirects are not followed with credentials. Check wristbandApplicationVanityDomain.`;
   }
-  if (status === 429) return `${head}; too many token requests. Share one client per process instead of creating one per call.`;
-  if (status === 404) return `${head}; check wristbandApplicationVanityDomain: no token endpoint was found there.`;
+  if (status === 429) return `${head}; too many token requests: share one client across your app.`;
+  if (status === 404) return `${head}; no token endpoint there: check wristbandApplicationVanityDomain.`;
   return `${head}; check the OAuth2 client's settings in the Wristband dashboard.`;
 }

@@ -67,11 +67,11 @@ describe('wristbandApplicationVanityDomain', () => {
   });
 
   it.each([
-    ['http://acme.us.wristband.dev', /only ever sent over HTTPS/],
-    ['http://10.0.0.1:8080', /only ever sent over HTTPS/],
-    ['http://localhost.evil.com', /only ever sent over HTTPS/],
-    ['http://127.0.0.1.nip.io', /only ever sent over HTTPS/],
-    ['http://[::2]', /only ever sent over HTTPS/],
+    ['http://acme.us.wristband.dev', /only sent over HTTPS/],
+    ['http://10.0.0.1:8080', /only sent over HTTPS/],
+    ['http://localhost.evil.com', /only sent over HTTPS/],
+    ['http://127.0.0.1.nip.io', /only sent over HTTPS/],
+    ['http://[::2]', /only sent over HTTPS/],
     ['ftp://acme.us.wristband.dev', /scheme "ftp:\/\/"/],
     ['acme.us.wristband.dev/api/v1', /without a path/],
     ['https://acme.us.wristband.dev/api/v1/oauth2/token', /without a path/],
@@ -87,9 +87,9 @@ describe('wristbandApplicationVanityDomain', () => {
     ['https:///', /has no host/],
     ['acme.us.wristband.dev:99999', /not a valid host/],
     ['[::1', /not a valid host/],
-    ['http://[::ffff:127.0.0.1]', /only ever sent over HTTPS/],
-    ['http://localhost.', /only ever sent over HTTPS/],
-    ['HTTP://ACME.US.WRISTBAND.DEV', /only ever sent over HTTPS/],
+    ['http://[::ffff:127.0.0.1]', /only sent over HTTPS/],
+    ['http://localhost.', /only sent over HTTPS/],
+    ['HTTP://ACME.US.WRISTBAND.DEV', /only sent over HTTPS/],
     ['https://acme.us.wristband.dev\\@evil.example', /without a path/],
     ['https://evil.example#@acme.us.wristband.dev', /fragment/],
     ['https:/acme.us.wristband.dev', /without a path/],
@@ -172,7 +172,7 @@ describe('the browser guard', () => {
     const error = configError({});
     expect(error.code).toBe('INVALID_CONFIG');
     expect(error.message).toContain('`dangerouslyAllowBrowser`');
-    expect(error.message).toMatch(/secret shipped to a browser can be read by anyone/);
+    expect(error.message).toMatch(/anyone can read the client secret/);
   });
 
   it('allows it with dangerouslyAllowBrowser: true', () => {

@@ -14,9 +14,9 @@ const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const bin = (name: string) => new URL(`node_modules/.bin/${name}`, root).pathname;
 
-// Measured at 4,547 bytes (client.fetch, hooks and state included); the budget leaves about 3% for growth.
-// Most of the weight is error-message text.
-const SIZE_BUDGET_BYTES = 4_700;
+// Measured at 4,705 bytes (client.fetch, hooks, state and the browser guard included); the budget leaves about 3%
+// for growth, so any larger addition has to be argued for here.
+const SIZE_BUDGET_BYTES = 4_850;
 
 async function minifiedGzipSize(entry: string): Promise<number> {
   const result = await build({
