@@ -31,10 +31,6 @@ export async function startTokenServer(options = {}) {
   const requests = [];
   /** @type {Map<string, number>} token -> expiry in ms since the epoch */
   const issued = new Map();
-  const expectedAuthorization = `Basic ${Buffer.from(
-    `${formEncode(clientId)}:${formEncode(clientSecret)}`,
-    'utf8',
-  ).toString('base64')}`;
 
   const server = http.createServer((req, res) => {
     let body = '';
@@ -61,7 +57,8 @@ export async function startTokenServer(options = {}) {
     if (typeof next === 'function') return next(req, res);
     if (typeof next === 'number') return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
     if (req.method !== 'POST' || req.url !== TOKEN_PATH) return json(res, 404, { error: 'not_found' });
-    if (req.headers.authorization !== expectedAuthorization) {
+    const credentials = basicCredentials(req.headers.authorization);
+    if (credentials?.id !== clientId || credentials.secret !== clientSecret) {
       res.setHeader('WWW-Authenticate', 'Basic realm="wristband"');
       return json(res, 401, { error: 'invalid_client', error_description: 'Client authentication failed.' });
     }
@@ -82,12 +79,15 @@ export async function startTokenServer(options = {}) {
     if (action === 'fail-next') script.push(...input);
     else if (action === 'latency') latencyMs = input;
     else if (action === 'revoke-all') issued.clear();
-    else if (action === 'reset') {
-      script.length = 0;
-      requests.length = 0;
-      latencyMs = 0;
-    } else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
+    else if (action === 'reset') reset();
+    else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
     json(res, 200, { requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })) });
+  }
+
+  function reset() {
+    script.length = 0;
+    requests.length = 0;
+    latencyMs = 0;
   }
 
   /** @param {http.IncomingMessage} req @param {http.ServerResponse} res */
@@ -121,6 +121,8 @@ export async function startTokenServer(options = {}) {
     answerNext(...answers) {
       script.push(...answers);
     },
+    /** Forgets the script, the request log and the latency. */
+    reset,
     /** @param {number} ms delay before every answer */
     setLatency(ms) {
       latencyMs = ms;
@@ -156,7 +158,23 @@ function json(res, status, payload) {
   res.end(JSON.stringify(payload));
 }
 
-/** @param {string} value */
-function formEncode(value) {
-  return new URLSearchParams({ v: value }).toString().slice(2);
+/**
+ * Decodes `Authorization: Basic` as an authorization server does (RFC 6749 §2.3.1): base64, split at the first
+ * colon, then form-decode each part, so any correct encoding of the credentials is accepted.
+ * @param {string | undefined} header
+ */
+function basicCredentials(header) {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const formDecode = (/** @type {string} */ part) => {
+    try {
+      return decodeURIComponent(part.replaceAll('+', ' '));
+    } catch {
+      return undefined;
+    }
+  };
+  return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
 }

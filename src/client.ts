@@ -130,10 +130,11 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     return issued.accessToken;
   }
 
-  async function acquire(signal: AbortSignal | undefined): Promise<string> {
-    if (destroyed) throw clientDestroyed();
-    if (signal?.aborted) throw aborted(signal);
-    if (Date.now() < expiresAt) return accessToken;
+  // Not async: concurrent callers without a signal all get the one pending promise, with no frame of their own.
+  function acquire(signal: AbortSignal | undefined): Promise<string> {
+    if (destroyed) return Promise.reject(clientDestroyed());
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    if (Date.now() < expiresAt) return Promise.resolve(accessToken);
     startBackgroundRefresh();
     const shared = refresh(missReason);
     return signal === undefined ? shared : untilAborted(shared, signal);
@@ -214,6 +215,16 @@ function untilAborted(shared: Promise<string>, signal: AbortSignal): Promise<str
   return new Promise((resolve, reject) => {
     const onAbort = (): void => reject(aborted(signal));
     signal.addEventListener('abort', onAbort, { once: true });
-    shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    // The listener goes before the caller resumes, so a long-lived signal never holds one for a settled call.
+    shared.then(
+      (token) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(token);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }

@@ -11,8 +11,14 @@ export default async function globalSetup(): Promise<void> {
   execFileSync(process.execPath, ['node_modules/tsup/dist/cli-default.js', '--silent'], { cwd: root, stdio: 'inherit' });
   // Node 22/24, Deno, Bun and Miniflare into the git-ignored .tools/, once per machine.
   await ensureRuntimes((line) => console.log(`[setup] ${line}`));
-  if (!existsSync(`${root}examples/node_modules/express`)) {
-    console.log('[setup] installing the examples’ dependencies');
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: `${root}examples`, stdio: 'inherit' });
+  // The examples and the benchmark have their own package.json, so their peers never enter the library's.
+  for (const [folder, marker] of [
+    ['examples', 'express'],
+    ['bench', 'mitata'],
+  ]) {
+    if (!existsSync(`${root}${folder}/node_modules/${marker}`)) {
+      console.log(`[setup] installing ${folder}/ dependencies`);
+      execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: `${root}${folder}`, stdio: 'inherit' });
+    }
   }
 }
