@@ -7,7 +7,9 @@ import { createAuthenticatedFetch } from './authenticated-fetch.js';
 import { resolveConfig, type FetchImplementation, type WristbandM2MClientConfig } from './config.js';
 import { clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
-import { createTokenRequester, type IssuedToken } from './token-request.js';
+import { createSharedCache } from './shared-cache.js';
+import type { SharedToken } from './token-store.js';
+import { createTokenRequester, MAX_ATTEMPTS, RETRY_DELAY_MS, type IssuedToken } from './token-request.js';
 import { startUnrefInterval } from './timers.js';
 
 /** Options of {@link WristbandM2MClient.getToken}. */
@@ -93,6 +95,22 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   let missReason: RefreshReason = 'initial';
   let lastRefreshError: WristbandM2MError | undefined;
   let stopBackgroundRefresh: (() => void) | undefined;
+  // The token last retired by clearToken(): a shared store may still hold it, and must not hand it back.
+  let rejectedToken: string | undefined;
+  const store = settings.tokenStore;
+  const shared =
+    store &&
+    createSharedCache({
+      store,
+      encrypt: settings.tokenStoreEncryption,
+      tokenEndpoint: settings.tokenEndpoint,
+      clientId: settings.clientId,
+      clientSecret: settings.clientSecret,
+      storeTimeoutMs: settings.tokenStoreTimeoutMs,
+      lockWaitMs: settings.tokenStoreLockWaitMs,
+      lockTtlSeconds: Math.ceil((MAX_ATTEMPTS * settings.requestTimeoutMs + (MAX_ATTEMPTS - 1) * RETRY_DELAY_MS) / 1000),
+      onError: (operation, error) => callHook(settings.onTokenStoreError, { operation, error }),
+    });
 
   function refresh(reason: RefreshReason): Promise<string> {
     if (pending !== undefined) return pending;
@@ -106,10 +124,19 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   async function fetchIntoCache(startedIn: number, reason: RefreshReason): Promise<string> {
     const startedAt = Date.now();
     let issued: IssuedToken;
+    let source: 'endpoint' | 'store' = 'store';
     try {
       lifetime ??= new AbortController();
-      issued = await requestToken(lifetime.signal);
+      // A background refresh exists to replace the token, so it goes to Wristband, not to the store.
+      const fromStore = shared && reason !== 'background' ? await shared.find(isUsableSharedToken) : undefined;
+      if (fromStore !== undefined) {
+        issued = { ...fromStore, attempts: 0 };
+      } else {
+        source = 'endpoint';
+        issued = await requestToken(lifetime.signal);
+      }
     } catch (error) {
+      shared?.release();
       const failure = error as WristbandM2MError;
       if (!destroyed) {
         lastRefreshError = failure;
@@ -124,10 +151,16 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
       expiresAt = tokenExpiresAt;
       missReason = 'expired';
       lastRefreshError = undefined;
+      if (source === 'endpoint') shared?.publish(issued);
     }
     const durationMs = Date.now() - startedAt;
-    callHook(settings.onTokenRefreshed, { expiresAt: tokenExpiresAt, attempts: issued.attempts, durationMs, reason });
+    callHook(settings.onTokenRefreshed, { expiresAt: tokenExpiresAt, attempts: issued.attempts, durationMs, reason, source });
     return issued.accessToken;
+  }
+
+  /** A shared token is worth taking if this client would still serve it and it is not one just retired. */
+  function isUsableSharedToken(token: SharedToken): boolean {
+    return token.accessToken !== rejectedToken && Date.now() < cacheExpiry(token, settings.expirationBufferMs);
   }
 
   // Not async: concurrent callers without a signal all get the one pending promise, with no frame of their own.
@@ -154,11 +187,19 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
 
   function clearToken(token?: string): void {
     if (token !== undefined && token !== accessToken) return;
+    if (accessToken !== '') {
+      rejectedToken = accessToken;
+      shared?.forget(accessToken);
+    }
+    dropCache();
+    missReason = token === undefined ? 'cleared' : 'unauthorized';
+  }
+
+  function dropCache(): void {
     accessToken = '';
     expiresAt = 0;
     pending = undefined;
     generation++;
-    missReason = token === undefined ? 'cleared' : 'unauthorized';
   }
 
   function destroy(): void {
@@ -166,7 +207,8 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     destroyed = true;
     lifetime?.abort();
     stopBackgroundRefresh?.();
-    clearToken();
+    // Only this client goes: the shared record still serves the rest of the fleet.
+    dropCache();
   }
 
   const client: WristbandM2MClient = {
@@ -197,7 +239,7 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
  * A token that lives no longer than the buffer is served for half its lifetime instead, so a short-lived token
  * is not refetched on every call.
  */
-export function cacheExpiry(issued: IssuedToken, expirationBufferMs: number): number {
+export function cacheExpiry(issued: Pick<IssuedToken, 'sentAt' | 'expiresInSeconds'>, expirationBufferMs: number): number {
   const lifetimeMs = issued.expiresInSeconds * 1000;
   return issued.sentAt + (lifetimeMs > expirationBufferMs ? lifetimeMs - expirationBufferMs : lifetimeMs / 2);
 }

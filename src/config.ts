@@ -1,5 +1,6 @@
 import { invalidConfig, type WristbandM2MError } from './errors.js';
-import type { TokenRefreshedEvent, TokenRefreshFailedEvent } from './hooks.js';
+import type { TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
+import type { TokenStore } from './token-store.js';
 
 /** A `fetch` implementation with the shape of the global one. */
 export type FetchImplementation = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -57,6 +58,35 @@ export interface WristbandM2MClientConfig {
    */
   onTokenRefreshFailed?: (event: TokenRefreshFailedEvent) => void;
   /**
+   * A cache shared by every process, container or Worker isolate using this OAuth2 client (Redis, Workers KV, or
+   * your own {@link TokenStore}). Memory stays the first layer; the store is read on a memory miss and written after
+   * each token fetched, so a fleet shares one token and a cold start often needs no token request.
+   * @default undefined (memory only)
+   */
+  tokenStore?: TokenStore;
+  /**
+   * Whether records are encrypted before they reach `tokenStore` (AES-256-GCM, key derived from the client secret).
+   * Turn off only for a store as private as the secret itself.
+   * @default true
+   */
+  tokenStoreEncryption?: boolean;
+  /**
+   * Seconds one `tokenStore` call may take before it counts as a miss.
+   * @default 1
+   */
+  tokenStoreTimeout?: number;
+  /**
+   * Seconds a process that lost the store's lock waits for the winner's token before fetching one itself.
+   * @default 5
+   */
+  tokenStoreLockWait?: number;
+  /**
+   * Called when a `tokenStore` call fails, times out, or returns a record that cannot be read (a rotated secret).
+   * Those are cache misses: getToken() carries on. What it throws is ignored.
+   * @default undefined
+   */
+  onTokenStoreError?: (event: TokenStoreErrorEvent) => void;
+  /**
    * Allows creating a client where `window` and `document` exist. An M2M client secret must never reach a browser,
    * where anyone can read it, so this is refused by default; set it only for a browser-like test environment
    * (jsdom, happy-dom) or a trusted desktop shell.
@@ -81,11 +111,18 @@ export interface ResolvedConfig {
   onBackgroundRefreshError: ((error: WristbandM2MError) => void) | undefined;
   onTokenRefreshed: ((event: TokenRefreshedEvent) => void) | undefined;
   onTokenRefreshFailed: ((event: TokenRefreshFailedEvent) => void) | undefined;
+  tokenStore: TokenStore | undefined;
+  tokenStoreEncryption: boolean;
+  tokenStoreTimeoutMs: number;
+  tokenStoreLockWaitMs: number;
+  onTokenStoreError: ((event: TokenStoreErrorEvent) => void) | undefined;
   fetch: FetchImplementation | undefined;
 }
 
 export const DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS = 60;
 export const DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS = 10;
+export const DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS = 1;
+export const DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS = 5;
 export const MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS = 60;
 /** Timers hold a signed 32-bit count of milliseconds; a larger delay fires at once on every runtime. */
 export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
@@ -116,6 +153,15 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     MAX_TIMER_SECONDS,
   );
   const timeout = optionalSeconds(config.tokenRequestTimeout, 'tokenRequestTimeout', Number.MIN_VALUE, MAX_TIMER_SECONDS);
+  const storeTimeout = optionalSeconds(config.tokenStoreTimeout, 'tokenStoreTimeout', Number.MIN_VALUE, MAX_TIMER_SECONDS);
+  const lockWait = optionalSeconds(config.tokenStoreLockWait, 'tokenStoreLockWait', 0, MAX_TIMER_SECONDS);
+  const store = config.tokenStore;
+  if (store !== undefined && !isTokenStore(store)) {
+    throw invalidConfig('tokenStore', 'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key).');
+  }
+  if (config.tokenStoreEncryption !== undefined && typeof config.tokenStoreEncryption !== 'boolean') {
+    throw invalidConfig('tokenStoreEncryption', `must be true or false (got ${describe(config.tokenStoreEncryption)}).`);
+  }
 
   return {
     clientId,
@@ -127,6 +173,11 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     onBackgroundRefreshError: optionalFunction(config.onBackgroundRefreshError, 'onBackgroundRefreshError'),
     onTokenRefreshed: optionalFunction(config.onTokenRefreshed, 'onTokenRefreshed'),
     onTokenRefreshFailed: optionalFunction(config.onTokenRefreshFailed, 'onTokenRefreshFailed'),
+    tokenStore: store,
+    tokenStoreEncryption: config.tokenStoreEncryption ?? true,
+    tokenStoreTimeoutMs: (storeTimeout ?? DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS) * 1000,
+    tokenStoreLockWaitMs: (lockWait ?? DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS) * 1000,
+    onTokenStoreError: optionalFunction(config.onTokenStoreError, 'onTokenStoreError'),
     fetch: optionalFunction(config.fetch, 'fetch'),
   };
 }
@@ -169,6 +220,17 @@ export function tokenEndpointFor(domain: string): string {
     );
   }
   return url.href;
+}
+
+function isTokenStore(value: unknown): value is TokenStore {
+  if (typeof value !== 'object' || value === null) return false;
+  const { get, set, delete: remove, acquire } = value as Record<string, unknown>;
+  return (
+    typeof get === 'function' &&
+    typeof set === 'function' &&
+    typeof remove === 'function' &&
+    (acquire === undefined || typeof acquire === 'function')
+  );
 }
 
 function isBrowser(): boolean {

@@ -11,6 +11,8 @@
  *   ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)).
  * - `ABORTED`: the caller's `AbortSignal` fired; `cause` holds the signal's reason.
  * - `CLIENT_DESTROYED`: `destroy()` was called on the client.
+ * - `TOKEN_STORE_ERROR`: a `tokenStore` call failed or was too slow. Only ever passed to `onTokenStoreError`:
+ *   a store failure is a cache miss, never a failed `getToken()`.
  */
 export type WristbandM2MErrorCode =
   | 'INVALID_CONFIG'
@@ -19,7 +21,8 @@ export type WristbandM2MErrorCode =
   | 'TOKEN_REQUEST_TIMEOUT'
   | 'INVALID_TOKEN_RESPONSE'
   | 'ABORTED'
-  | 'CLIENT_DESTROYED';
+  | 'CLIENT_DESTROYED'
+  | 'TOKEN_STORE_ERROR';
 
 /** What a {@link WristbandM2MError} may carry besides its code and message. */
 export interface WristbandM2MErrorDetails {

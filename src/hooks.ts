@@ -1,5 +1,6 @@
 /** What the client tells operators about its token refreshes. No event ever holds a token or the client secret. */
 import type { WristbandM2MError } from './errors.js';
+import type { TokenStoreOperation } from './token-store.js';
 
 /**
  * Why a token request was made:
@@ -15,11 +16,20 @@ export type RefreshReason = 'initial' | 'expired' | 'cleared' | 'unauthorized' |
 export interface TokenRefreshedEvent {
   /** When the client stops serving this token, in ms since the epoch (as `Date.now()`). */
   expiresAt: number;
-  /** Token requests it took, the first included. */
+  /** Token requests it took, the first included; 0 for a token from the store. */
   attempts: number;
   /** From the first request to the token, in ms. */
   durationMs: number;
   reason: RefreshReason;
+  /** `endpoint` for a token from Wristband, `store` for one another process shared through `tokenStore`. */
+  source: 'endpoint' | 'store';
+}
+
+/** Passed to `onTokenStoreError`: a store call that failed; the client treated it as a miss. */
+export interface TokenStoreErrorEvent {
+  operation: TokenStoreOperation;
+  /** A `TOKEN_STORE_ERROR`, with the store's own error as `cause`. */
+  error: WristbandM2MError;
 }
 
 /** Passed to `onTokenRefreshFailed` after a token request fails for good. */

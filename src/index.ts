@@ -5,4 +5,6 @@ export type { GetTokenOptions, WristbandM2MClient, WristbandM2MClientState } fro
 export type { FetchImplementation, WristbandM2MClientConfig } from './config.js';
 export { WristbandM2MError } from './errors.js';
 export type { WristbandM2MErrorCode, WristbandM2MErrorDetails } from './errors.js';
-export type { RefreshReason, TokenRefreshedEvent, TokenRefreshFailedEvent } from './hooks.js';
+export type { RefreshReason, TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
+export { createMemoryTokenStore } from './stores/memory.js';
+export type { SharedToken, TokenStore, TokenStoreOperation } from './token-store.js';

@@ -61,7 +61,9 @@ describe('refresh hooks', () => {
     const token = testClient(hooks).getToken();
     await vi.advanceTimersByTimeAsync(200);
     await token;
-    expect(refreshed).toEqual([{ expiresAt: started + 200 + (600 - 60) * 1000, attempts: 3, durationMs: 200, reason: 'initial' }]);
+    expect(refreshed).toEqual([
+      { expiresAt: started + 200 + (600 - 60) * 1000, attempts: 3, durationMs: 200, reason: 'initial', source: 'endpoint' },
+    ]);
     expect(JSON.stringify(refreshed)).not.toMatch(/the-token-value|test-secret/);
   });
 

@@ -14,9 +14,10 @@ const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const bin = (name: string) => new URL(`node_modules/.bin/${name}`, root).pathname;
 
-// Measured at 4,705 bytes (client.fetch, hooks, state and the browser guard included); the budget leaves about 3%
-// for growth, so any larger addition has to be argued for here.
-const SIZE_BUDGET_BYTES = 4_850;
+// Measured at 4,705 bytes with client.fetch, hooks, state and the browser guard, then 6,407 bytes once the shared
+// token store came in (HKDF and AES-GCM record sealing, the fleet lock): client.ts imports it, so it is bundled
+// whether or not a tokenStore is configured. The budget leaves about 3% for growth; argue any larger step here.
+const SIZE_BUDGET_BYTES = 6_600;
 
 async function minifiedGzipSize(entry: string): Promise<number> {
   const result = await build({
@@ -52,7 +53,12 @@ describe('the published package', () => {
     const cjs = createRequire(import.meta.url)('../dist/index.cjs');
     const esm = await import(new URL('dist/index.js', root).href);
     for (const mod of [cjs, esm]) {
-      expect(Object.keys(mod).sort()).toEqual(['WristbandM2MError', 'createAuthenticatedFetch', 'createWristbandM2MClient']);
+      expect(Object.keys(mod).sort()).toEqual([
+        'WristbandM2MError',
+        'createAuthenticatedFetch',
+        'createMemoryTokenStore',
+        'createWristbandM2MClient',
+      ]);
       expect(() => mod.createWristbandM2MClient({})).toThrow(mod.WristbandM2MError);
     }
   });
@@ -64,10 +70,15 @@ describe('the published package', () => {
     expect(bytes).toBeGreaterThan(1000); // guards the measurement itself: an empty bundle would pass any budget
   });
 
-  it('packs only dist/, README, LICENSE and package.json', async () => {
+  it('packs only dist/, README, LICENSE and package.json, with every entry point', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json'], { cwd: root });
     const files = (JSON.parse(stdout)[0].files as { path: string }[]).map((f) => f.path).sort();
-    expect(files).toEqual(['LICENSE', 'README.md', 'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.ts', 'dist/index.js', 'package.json']);
+    expect(files.filter((f) => !f.startsWith('dist/'))).toEqual(['LICENSE', 'README.md', 'package.json']);
+    for (const entry of ['index', 'redis', 'cloudflare-kv']) {
+      for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`dist/${entry}.${ext}`);
+    }
+    // Shared declaration chunks are the only other files: no sources, maps or tests.
+    expect(files.filter((f) => f.startsWith('dist/') && !/^dist\/[\w-]+\.(c?js|d\.c?ts)$/.test(f))).toEqual([]);
   });
 
   it('passes publint --strict', async () => {
@@ -75,10 +86,16 @@ describe('the published package', () => {
     expect(stdout).toMatch(/All good!/);
   });
 
-  it('passes are-the-types-wrong in every resolution mode', async () => {
-    // attw exits non-zero on any problem, which rejects this promise with its report.
-    const { stdout } = await run(bin('attw'), ['--pack', '.', '--format', 'table-flipped'], { cwd: root });
-    expect(stdout).toMatch(/No problems found/);
+  it('passes are-the-types-wrong for node16 (from CJS and ESM) and bundler resolution', async () => {
+    // attw exits non-zero on any problem, which rejects this promise with its report. node10 resolution is left
+    // out: it predates `exports`, so subpaths such as /redis cannot resolve there; Node >= 20 (our engines) always
+    // honours `exports`, and TypeScript 6 deprecates moduleResolution node10.
+    const { stdout } = await run(bin('attw'), ['--pack', '.', '--profile', 'node16', '--format', 'table-flipped'], { cwd: root });
+    for (const entry of ['"@wristband/typescript-m2m-auth"', '/redis"', '/cloudflare-kv"']) {
+      const row = stdout.split('\n').find((line) => line.includes(entry)) ?? '';
+      const checked = row.split('(ignored)')[0] ?? ''; // node16 from CJS, from ESM, and bundler
+      expect(checked.match(/🟢/g), `${entry}: ${row}`).toHaveLength(3);
+    }
   }, 60_000);
 });
 
@@ -103,12 +120,14 @@ describe('types from the packed tarball, as consumers resolve them', () => {
   }
 
   it('node16: the ESM consumer gets index.d.ts and the CJS consumer index.d.cts', async () => {
-    const files = await compile('tsconfig.node16.json');
-    expect(files.map((f) => f.split('/').at(-1)).sort()).toEqual(['index.d.cts', 'index.d.ts']);
+    const files = (await compile('tsconfig.node16.json')).map((f) => f.split('/').at(-1));
+    expect(files).toContain('index.d.ts');
+    expect(files).toContain('index.d.cts');
   }, 60_000);
 
   it('bundler: the consumer gets index.d.ts', async () => {
-    const files = await compile('tsconfig.bundler.json');
-    expect(files.map((f) => f.split('/').at(-1))).toEqual(['index.d.ts']);
+    const files = (await compile('tsconfig.bundler.json')).map((f) => f.split('/').at(-1));
+    expect(files).toContain('index.d.ts');
+    expect(files.some((f) => f?.endsWith('.d.cts'))).toBe(false);
   }, 60_000);
 });
