@@ -151,8 +151,8 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
       expiresAt = tokenExpiresAt;
       missReason = 'expired';
       lastRefreshError = undefined;
-      if (source === 'endpoint') shared?.publish(issued);
     }
+    if (source === 'endpoint' && startedIn === generation) await shared?.publish(issued);
     const durationMs = Date.now() - startedAt;
     callHook(settings.onTokenRefreshed, { expiresAt: tokenExpiresAt, attempts: issued.attempts, durationMs, reason, source });
     return issued.accessToken;

@@ -33,8 +33,11 @@ export interface SharedCacheSettings {
 export interface SharedCache {
   /** A usable shared token (by `usable`), waiting for another process's fetch if it holds the lock; or undefined. */
   find(usable: (token: SharedToken) => boolean): Promise<SharedToken | undefined>;
-  /** Shares a token this process fetched. Does not wait for the store. */
-  publish(token: SharedToken): void;
+  /**
+   * Shares a token this process fetched; settles when the store has it or the bounded call gave up, never rejects.
+   * Awaited, because Workers may cancel what is still pending once a response is sent.
+   */
+  publish(token: SharedToken): Promise<void>;
   /** Deletes the shared record if it still holds `accessToken`. Does not wait for the store. */
   forget(accessToken: string): void;
   /** Gives the lock back after a failed fetch, so the next process need not wait for its expiry. */
@@ -92,10 +95,11 @@ export function createSharedCache(settings: SharedCacheSettings): SharedCache {
       }
       return undefined;
     },
-    publish(token) {
+    async publish(token) {
       const ttlSeconds = Math.max(1, Math.ceil((token.sentAt + token.expiresInSeconds * 1000 - Date.now()) / 1000));
-      void codec.seal(token).then((value) => attempt('set', () => store.set(key, value, ttlSeconds), undefined));
-      if (holdsLock) this.release();
+      const value = await codec.seal(token);
+      await attempt('set', () => store.set(key, value, ttlSeconds), undefined);
+      this.release();
     },
     forget(accessToken) {
       void readRaw().then((stored) => {

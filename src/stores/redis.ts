@@ -34,10 +34,11 @@ export function createRedisTokenStore(client: IoRedisLike | NodeRedisLike): Toke
 }
 
 function commandRunner(client: IoRedisLike | NodeRedisLike): (args: string[]) => Promise<unknown> {
-  if ('sendCommand' in client && typeof client.sendCommand === 'function') return (args) => client.sendCommand(args);
+  // ioredis has a sendCommand too, taking its own Command objects: recognise it by call() first.
   if ('call' in client && typeof client.call === 'function') {
     const ioredis = client as IoRedisLike;
     return ([name, ...args]) => ioredis.call(name as string, ...args);
   }
+  if ('sendCommand' in client && typeof client.sendCommand === 'function') return (args) => client.sendCommand(args);
   throw new TypeError('createRedisTokenStore() needs an ioredis client or a node-redis v4+ client.');
 }

@@ -1,0 +1,165 @@
+// The Redis store against a real redis-server on loopback: the adapter with both client libraries, encrypted
+// records as Redis holds them, and a fleet of 8 separate Node processes sharing one token.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Redis from 'ioredis';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenServer } from '../demo/token-server.mjs';
+import { createWristbandM2MClient } from '../src/index.js';
+import { createRedisTokenStore } from '../src/redis.js';
+import { tokenStoreKey } from '../src/token-store.js';
+import { startRedis, type RedisServer } from './support/redis-server.js';
+
+const FLEET_SIZE = 8;
+let redisServer: RedisServer;
+let tokenServer: Awaited<ReturnType<typeof startTokenServer>>;
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  tokenServer = await startTokenServer({ clientId: 'fleet-client', clientSecret: 'fleet secret/+=' });
+}, 30_000);
+afterAll(async () => {
+  await redisServer?.stop();
+  await tokenServer?.close();
+});
+afterEach(() => tokenServer.reset());
+
+/** One command on a short-lived ioredis connection, closed afterwards. */
+async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(redisServer.url);
+  try {
+    return await use(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+describe.each([
+  ['ioredis', async () => {
+    const client = new Redis(redisServer.url);
+    return { client, close: () => client.quit() };
+  }],
+  ['node-redis', async () => {
+    const client = createClient({ url: redisServer.url });
+    await client.connect();
+    return { client, close: () => client.quit() };
+  }],
+])('createRedisTokenStore with %s', (_name, connect) => {
+  it('gets, sets with a TTL, deletes, compares-and-deletes and locks', async () => {
+    const { client, close } = await connect();
+    try {
+      const store = createRedisTokenStore(client as never);
+      const key = `test:${Math.random()}`;
+      expect(await store.get(key)).toBeNull();
+      await store.set(key, 'value-1', 30);
+      expect(await store.get(key)).toBe('value-1');
+      const ttl = await withRedis((redis) => redis.pttl(key));
+      expect(ttl).toBeGreaterThan(29_000);
+      await store.deleteIfEquals?.(key, 'another-value');
+      expect(await store.get(key)).toBe('value-1');
+      await store.deleteIfEquals?.(key, 'value-1');
+      expect(await store.get(key)).toBeNull();
+      await store.set(key, 'value-2', 30);
+      await store.delete(key);
+      expect(await store.get(key)).toBeNull();
+      expect(await store.acquire?.(`${key}:lock`, 1)).toBe(true);
+      expect(await store.acquire?.(`${key}:lock`, 1)).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await store.acquire?.(`${key}:lock`, 1)).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+});
+
+it('keeps in Redis a record that contains neither the token nor the secret', async () => {
+  const redis = new Redis(redisServer.url);
+  try {
+    const m2m = createWristbandM2MClient({
+      clientId: tokenServer.clientId,
+      clientSecret: tokenServer.clientSecret,
+      wristbandApplicationVanityDomain: tokenServer.vanityDomain,
+      tokenStore: createRedisTokenStore(redis),
+    });
+    const token = await m2m.getToken();
+    const raw = await redis.get(tokenStoreKey(tokenServer.tokenEndpoint, tokenServer.clientId));
+    expect(raw).toMatch(/^v1\./);
+    expect(raw).not.toContain(token);
+    expect(raw).not.toContain(tokenServer.clientSecret);
+    expect(raw).not.toContain(encodeURIComponent(tokenServer.clientSecret));
+    m2m.destroy();
+  } finally {
+    redis.disconnect();
+  }
+});
+
+/** 8 Node processes, each with its own client; `send` runs one step on all of them at the same moment. */
+async function startFleet(redisUrl: string | undefined) {
+  const worker = fileURLToPath(new URL('fleet-worker.mjs', import.meta.url));
+  const config = JSON.stringify({
+    clientId: tokenServer.clientId,
+    clientSecret: tokenServer.clientSecret,
+    vanityDomain: tokenServer.vanityDomain,
+    redisUrl,
+  });
+  const processes = Array.from({ length: FLEET_SIZE }, () => {
+    const child: ChildProcess = spawn(process.execPath, [worker, config], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const next = async () => JSON.parse((await lines.next()).value as string);
+    return { child, next };
+  });
+  await Promise.all(processes.map(async (p) => expect(await p.next()).toEqual({ step: 'ready' })));
+  return {
+    async send(step: string): Promise<Record<string, unknown>[]> {
+      for (const p of processes) p.child.stdin!.write(`${JSON.stringify({ step })}\n`);
+      return Promise.all(processes.map((p) => p.next()));
+    },
+    async stop() {
+      for (const p of processes) p.child.stdin!.end(`${JSON.stringify({ step: 'exit' })}\n`);
+      await Promise.all(processes.map((p) => new Promise((resolve) => p.child.once('exit', resolve))));
+    },
+  };
+}
+
+describe(`a fleet of ${FLEET_SIZE} processes`, () => {
+  it(`without a store: ${FLEET_SIZE} cold processes make ${FLEET_SIZE} token requests (the baseline)`, async () => {
+    const fleet = await startFleet(undefined);
+    try {
+      const results = await fleet.send('cold');
+      expect(results.every((r) => typeof r.token === 'string')).toBe(true);
+      expect(tokenServer.requestCount).toBe(FLEET_SIZE);
+      console.log(`fleet without a store: ${tokenServer.requestCount} token requests for ${FLEET_SIZE} cold processes`);
+    } finally {
+      await fleet.stop();
+    }
+  }, 30_000);
+
+  it('with Redis and its lock: 1 request cold, 1 refresh after a 401, and tokens still flow when Redis stops', async () => {
+    await withRedis((redis) => redis.flushall());
+    const fleet = await startFleet(redisServer.url);
+    try {
+      const cold = await fleet.send('cold');
+      expect(new Set(cold.map((r) => r.token)).size).toBe(1);
+      expect(tokenServer.requestCount).toBeLessThanOrEqual(1);
+      console.log(`fleet with Redis: ${tokenServer.requestCount} token request for ${FLEET_SIZE} cold processes`);
+
+      tokenServer.requests.length = 0;
+      tokenServer.revokeAll(); // every process now holds a token the API rejects
+      const afterRevocation = await fleet.send('call-api');
+      expect(afterRevocation.map((r) => r.status)).toEqual(Array(FLEET_SIZE).fill(200));
+      expect(tokenServer.requestCount).toBe(1);
+      console.log(`fleet with Redis: ${tokenServer.requestCount} token request to recover from a 401 in every process`);
+
+      await redisServer.stop();
+      tokenServer.requests.length = 0;
+      const withoutRedis = await fleet.send('refetch');
+      expect(withoutRedis.every((r) => typeof r.token === 'string' && (r.token as string).length > 0)).toBe(true);
+      expect(tokenServer.requestCount).toBe(FLEET_SIZE); // each process falls back to the endpoint
+    } finally {
+      await fleet.stop();
+      redisServer = await startRedis();
+    }
+  }, 60_000);
+});
