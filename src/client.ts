@@ -9,7 +9,7 @@ import { clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
 import { createSharedCache } from './shared-cache.js';
 import type { SharedToken } from './token-store.js';
-import { createTokenRequester, MAX_ATTEMPTS, RETRY_DELAY_MS, type IssuedToken } from './token-request.js';
+import { createTokenRequester, type IssuedToken } from './token-request.js';
 import { startUnrefInterval } from './timers.js';
 
 /** Options of {@link WristbandM2MClient.getToken}. */
@@ -97,20 +97,7 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   let stopBackgroundRefresh: (() => void) | undefined;
   // The token last retired by clearToken(): a shared store may still hold it, and must not hand it back.
   let rejectedToken: string | undefined;
-  const store = settings.tokenStore;
-  const shared =
-    store &&
-    createSharedCache({
-      store,
-      encrypt: settings.tokenStoreEncryption,
-      tokenEndpoint: settings.tokenEndpoint,
-      clientId: settings.clientId,
-      clientSecret: settings.clientSecret,
-      storeTimeoutMs: settings.tokenStoreTimeoutMs,
-      lockWaitMs: settings.tokenStoreLockWaitMs,
-      lockTtlSeconds: Math.ceil((MAX_ATTEMPTS * settings.requestTimeoutMs + (MAX_ATTEMPTS - 1) * RETRY_DELAY_MS) / 1000),
-      onError: (operation, error) => callHook(settings.onTokenStoreError, { operation, error }),
-    });
+  const shared = settings.tokenStore && createSharedCache(settings.tokenStore, settings);
 
   function refresh(reason: RefreshReason): Promise<string> {
     if (pending !== undefined) return pending;

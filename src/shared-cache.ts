@@ -3,7 +3,10 @@
  * lets one process fetch while the others wait for the store to fill. Every store call is bounded in time and its
  * failure is a miss, reported through `onTokenStoreError`, never a failed getToken().
  */
+import type { ResolvedConfig } from './config.js';
 import { WristbandM2MError } from './errors.js';
+import { callHook } from './hooks.js';
+import { MAX_ATTEMPTS, RETRY_DELAY_MS } from './token-request.js';
 import {
   boundedStoreCall,
   encryptedCodec,
@@ -16,19 +19,6 @@ import {
 
 /** How often a process that lost the lock looks for the winner's token. */
 export const LOCK_POLL_MS = 100;
-
-export interface SharedCacheSettings {
-  store: TokenStore;
-  encrypt: boolean;
-  tokenEndpoint: string;
-  clientId: string;
-  clientSecret: string;
-  storeTimeoutMs: number;
-  lockWaitMs: number;
-  /** How long the lock is held at most: as long as a token request can take with its retries. */
-  lockTtlSeconds: number;
-  onError: (operation: TokenStoreOperation, error: WristbandM2MError) => void;
-}
 
 export interface SharedCache {
   /** A usable shared token (by `usable`), waiting for another process's fetch if it holds the lock; or undefined. */
@@ -44,19 +34,24 @@ export interface SharedCache {
   release(): void;
 }
 
-export function createSharedCache(settings: SharedCacheSettings): SharedCache {
-  const { store } = settings;
+export function createSharedCache(store: TokenStore, settings: ResolvedConfig): SharedCache {
   const key = tokenStoreKey(settings.tokenEndpoint, settings.clientId);
   const lockKey = `${key}:lock`;
-  const codec = settings.encrypt ? encryptedCodec(settings.clientSecret, key) : plainCodec;
+  const codec = settings.tokenStoreEncryption ? encryptedCodec(settings.clientSecret, key) : plainCodec;
+  // The lock lasts as long as a token request can take with its retries, so a crashed holder frees it in time.
+  const requestMs = MAX_ATTEMPTS * settings.requestTimeoutMs + (MAX_ATTEMPTS - 1) * RETRY_DELAY_MS;
+  const lockTtlSeconds = Math.ceil(requestMs / 1000);
   let holdsLock = false;
+
+  const report = (operation: TokenStoreOperation, error: WristbandM2MError): void =>
+    callHook(settings.onTokenStoreError, { operation, error });
 
   /** Runs a bounded store call; a failure is reported and becomes `fallback`. */
   async function attempt<T>(operation: TokenStoreOperation, call: () => Promise<T>, fallback: T): Promise<T> {
     try {
-      return await boundedStoreCall(operation, call, settings.storeTimeoutMs);
+      return await boundedStoreCall(operation, call, settings.tokenStoreTimeoutMs);
     } catch (error) {
-      settings.onError(operation, error as WristbandM2MError);
+      report(operation, error as WristbandM2MError);
       return fallback;
     }
   }
@@ -70,7 +65,7 @@ export function createSharedCache(settings: SharedCacheSettings): SharedCache {
       const problem =
         'The token store holds a record this client cannot read (written under another client secret, or not by ' +
         'this library); treated as a cache miss.';
-      settings.onError('get', new WristbandM2MError('TOKEN_STORE_ERROR', problem));
+      report('get', new WristbandM2MError('TOKEN_STORE_ERROR', problem));
       return undefined;
     }
     return { record, value };
@@ -85,9 +80,9 @@ export function createSharedCache(settings: SharedCacheSettings): SharedCache {
       const acquire = store.acquire?.bind(store);
       if (acquire === undefined) return undefined;
       // A store that cannot answer counts as a lock won: better a request too many than no token.
-      holdsLock = await attempt('acquire', () => acquire(lockKey, settings.lockTtlSeconds), true);
+      holdsLock = await attempt('acquire', () => acquire(lockKey, lockTtlSeconds), true);
       if (holdsLock) return undefined;
-      const deadline = Date.now() + settings.lockWaitMs;
+      const deadline = Date.now() + settings.tokenStoreLockWaitMs;
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(LOCK_POLL_MS, deadline - Date.now())));
         const filled = await read();
@@ -97,8 +92,8 @@ export function createSharedCache(settings: SharedCacheSettings): SharedCache {
     },
     async publish(token) {
       const ttlSeconds = Math.max(1, Math.ceil((token.sentAt + token.expiresInSeconds * 1000 - Date.now()) / 1000));
-      const value = await codec.seal(token);
-      await attempt('set', () => store.set(key, value, ttlSeconds), undefined);
+      // Sealing happens outside the bounded call, and a token already fetched must never fail over sharing it.
+      await attempt('set', async () => store.set(key, await codec.seal(token), ttlSeconds), undefined);
       this.release();
     },
     forget(accessToken) {

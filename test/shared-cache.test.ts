@@ -119,6 +119,19 @@ describe('tokenStore', () => {
     expect(JSON.stringify(errors)).not.toContain(CLIENT_SECRET);
   });
 
+  it('never fails getToken() when a record cannot even be sealed (no WebCrypto): the token is served, the failure reported', async () => {
+    issuingEndpoint();
+    const encrypt = vi.spyOn(crypto.subtle, 'encrypt').mockRejectedValue(new Error('WebCrypto unavailable'));
+    try {
+      const errors: TokenStoreErrorEvent[] = [];
+      const client = testClient({ tokenStore: createMemoryTokenStore(), onTokenStoreError: (e) => void errors.push(e) });
+      expect(await client.getToken()).toBe('token-1');
+      expect(errors.map((e) => e.operation)).toEqual(['set']);
+    } finally {
+      encrypt.mockRestore();
+    }
+  });
+
   it('clearToken(token) deletes the shared record while it holds that token, and never reuses it', async () => {
     const log = issuingEndpoint();
     const { store, calls } = spiedStore();
