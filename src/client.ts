@@ -115,7 +115,7 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     try {
       lifetime ??= new AbortController();
       // A background refresh exists to replace the token, so it goes to Wristband, not to the store.
-      const fromStore = shared && reason !== 'background' ? await shared.find(isUsableSharedToken) : undefined;
+      const fromStore = shared && reason !== 'background' ? await shared.find(isUsableSharedToken, lifetime.signal) : undefined;
       if (fromStore !== undefined) {
         issued = { ...fromStore, attempts: 0 };
       } else {

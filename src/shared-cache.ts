@@ -4,8 +4,9 @@
  * failure is a miss, reported through `onTokenStoreError`, never a failed getToken().
  */
 import type { ResolvedConfig } from './config.js';
-import { WristbandM2MError } from './errors.js';
+import { clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook } from './hooks.js';
+import { pause } from './timers.js';
 import { MAX_ATTEMPTS, RETRY_DELAY_MS } from './token-request.js';
 import {
   boundedStoreCall,
@@ -21,8 +22,11 @@ import {
 export const LOCK_POLL_MS = 100;
 
 export interface SharedCache {
-  /** A usable shared token (by `usable`), waiting for another process's fetch if it holds the lock; or undefined. */
-  find(usable: (token: SharedToken) => boolean): Promise<SharedToken | undefined>;
+  /**
+   * A usable shared token (by `usable`), waiting for another process's fetch if it holds the lock; or undefined.
+   * `lifetime` aborting (destroy()) ends the wait with `CLIENT_DESTROYED`.
+   */
+  find(usable: (token: SharedToken) => boolean, lifetime: AbortSignal): Promise<SharedToken | undefined>;
   /**
    * Shares a token this process fetched; settles when the store has it or the bounded call gave up, never rejects.
    * Awaited, because Workers may cancel what is still pending once a response is sent.
@@ -74,7 +78,7 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
   const read = async (): Promise<SharedToken | undefined> => (await readRaw())?.record;
 
   return {
-    async find(usable) {
+    async find(usable, lifetime) {
       const stored = await read();
       if (stored !== undefined && usable(stored)) return stored;
       const acquire = store.acquire?.bind(store);
@@ -84,7 +88,9 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
       if (holdsLock) return undefined;
       const deadline = Date.now() + settings.tokenStoreLockWaitMs;
       while (Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(LOCK_POLL_MS, deadline - Date.now())));
+        await pause(Math.min(LOCK_POLL_MS, deadline - Date.now()), lifetime).catch(() => {
+          throw clientDestroyed();
+        });
         const filled = await read();
         if (filled !== undefined && usable(filled)) return filled;
       }

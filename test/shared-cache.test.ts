@@ -198,6 +198,23 @@ describe('tokenStore', () => {
     expect(log.count).toBe(1);
   });
 
+  it('stops waiting for another process’s token when destroyed, leaving no timer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const log = issuingEndpoint();
+      const store = { ...createMemoryTokenStore(), acquire: async () => false };
+      const client = testClient({ tokenStore: store, tokenStoreLockWait: 60 });
+      const waiting = client.getToken().catch((error: unknown) => error);
+      await vi.advanceTimersByTimeAsync(1_000);
+      client.destroy();
+      expect(await waiting).toMatchObject({ code: 'CLIENT_DESTROYED' });
+      expect(vi.getTimerCount()).toBe(0);
+      expect(log.count).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('releases the lock when its own fetch fails, so the next process need not wait', async () => {
     onTokenEndpoint((n) => (n === 1 ? HttpResponse.json({ error: 'invalid_client' }, { status: 401 }) : tokenResponse('ok')));
     const { store, calls } = spiedStore();
