@@ -36,7 +36,8 @@ interface OAuthErrorBody {
 export function createTokenRequester(config: ResolvedConfig): TokenRequester {
   const authorization = basicAuthorization(config.clientId, config.clientSecret);
   // Server-provided text goes into error messages; a misbehaving proxy could echo the credentials back in it.
-  const redact = redactor([config.clientSecret, authorization, formUrlEncode(config.clientSecret)]);
+  const credentials = [config.clientSecret, authorization, formUrlEncode(config.clientSecret)];
+  const redact = redactor(credentials);
   const init = {
     method: 'POST',
     headers: {
@@ -72,7 +73,7 @@ export function createTokenRequester(config: ResolvedConfig): TokenRequester {
       return new WristbandM2MError(
         'TOKEN_ENDPOINT_UNREACHABLE',
         `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
-        { attempts: attempt, cause },
+        { attempts: attempt, cause: withheldIfMentioning(cause, credentials) },
       );
     };
 
@@ -149,6 +150,22 @@ export function formUrlEncode(value: string): string {
 
 function redactor(secrets: string[]): (text: string) => string {
   return (text) => secrets.reduce((out, secret) => out.split(secret).join('[REDACTED]'), text);
+}
+
+/**
+ * The error a fetch implementation threw, unless it mentions the credentials: a custom fetch or an interceptor may
+ * attach the request (Authorization header included) to its errors, and a `cause` is logged as often as a message.
+ */
+function withheldIfMentioning(cause: unknown, credentials: string[]): unknown {
+  let text = String(cause);
+  try {
+    text += JSON.stringify(cause) + String((cause as { cause?: unknown } | null)?.cause);
+  } catch {
+    // a circular cause still has its message checked
+  }
+  return credentials.some((secret) => text.includes(secret))
+    ? new Error('The fetch implementation failed with an error that mentioned the client credentials; it was withheld.')
+    : cause;
 }
 
 class ResponseTooLarge extends Error {}

@@ -63,6 +63,22 @@ describe('the client secret never leaks', () => {
     expectNoSecret(error);
   });
 
+  it('not in the cause when a custom fetch throws an error carrying the request, as axios errors do', async () => {
+    const leaky = async (_url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      throw Object.assign(new TypeError(`request failed: ${JSON.stringify(init?.headers)}`), { config: init });
+    };
+    const { error } = await settle(testClient({ fetch: leaky }).getToken());
+    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_UNREACHABLE' });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    expectNoSecret(error);
+  });
+
+  it('keeps an ordinary network error as the cause', async () => {
+    const plain = new TypeError('fetch failed');
+    const { error } = await settle(testClient({ fetch: () => Promise.reject(plain) }).getToken());
+    expect((error as Error).cause).toBe(plain);
+  });
+
   it('not in a background refresh error', async () => {
     onTokenEndpoint((n) =>
       n === 1
