@@ -119,13 +119,13 @@ export interface ResolvedConfig {
   fetch: FetchImplementation | undefined;
 }
 
-export const DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS = 60;
-export const DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS = 10;
-export const DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS = 1;
-export const DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS = 5;
-export const MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS = 60;
+const DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS = 60;
+const DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS = 10;
+const DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS = 1;
+const DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS = 5;
+const MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS = 60;
 /** Timers hold a signed 32-bit count of milliseconds; a larger delay fires at once on every runtime. */
-export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
+const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
 
 const TOKEN_ENDPOINT_PATH = '/api/v1/oauth2/token';
 

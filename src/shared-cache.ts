@@ -19,7 +19,7 @@ import {
 } from './token-store.js';
 
 /** How often a process that lost the lock looks for the winner's token. */
-export const LOCK_POLL_MS = 100;
+const LOCK_POLL_MS = 100;
 
 export interface SharedCache {
   /**
