@@ -166,14 +166,13 @@ async function settleCallers(peer, callers) {
   return { ms, settled };
 }
 
+/** Median wall time of a fresh `node -e <statement>` run in bench/, so packages resolve from bench/node_modules. */
 function importTime(statement, runs) {
   const samples = [];
-  const script = statement.startsWith('require')
-    ? ['-e', `const { createRequire } = require('node:module'); const require2 = createRequire('${here}'); ${statement.replace('require(', 'require2(')}`]
-    : ['--input-type=module', '-e', statement];
+  const args = statement.startsWith('await') ? ['--input-type=module', '-e', statement] : ['-e', statement];
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
-    execFileSync(process.execPath, statement === '' ? ['-e', ''] : script, { cwd: here });
+    execFileSync(process.execPath, args, { cwd: here });
     samples.push(performance.now() - started);
   }
   return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)];

@@ -111,17 +111,12 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   async function fetchIntoCache(startedIn: number, reason: RefreshReason): Promise<string> {
     const startedAt = Date.now();
     let issued: IssuedToken;
-    let source: 'endpoint' | 'store' = 'store';
+    let fromStore: SharedToken | undefined;
     try {
       lifetime ??= new AbortController();
       // A background refresh exists to replace the token, so it goes to Wristband, not to the store.
-      const fromStore = shared && reason !== 'background' ? await shared.find(isUsableSharedToken, lifetime.signal) : undefined;
-      if (fromStore !== undefined) {
-        issued = { ...fromStore, attempts: 0 };
-      } else {
-        source = 'endpoint';
-        issued = await requestToken(lifetime.signal);
-      }
+      if (shared && reason !== 'background') fromStore = await shared.find(isUsableSharedToken, lifetime.signal);
+      issued = fromStore ? { ...fromStore, attempts: 0 } : await requestToken(lifetime.signal);
     } catch (error) {
       shared?.release();
       const failure = error as WristbandM2MError;
@@ -133,13 +128,14 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
       throw error;
     }
     const tokenExpiresAt = cacheExpiry(issued, settings.expirationBufferMs);
+    const source = fromStore ? 'store' : 'endpoint';
     if (startedIn === generation) {
       accessToken = issued.accessToken;
       expiresAt = tokenExpiresAt;
       missReason = 'expired';
       lastRefreshError = undefined;
+      if (source === 'endpoint') await shared?.publish(issued);
     }
-    if (source === 'endpoint' && startedIn === generation) await shared?.publish(issued);
     const durationMs = Date.now() - startedAt;
     callHook(settings.onTokenRefreshed, { expiresAt: tokenExpiresAt, attempts: issued.attempts, durationMs, reason, source });
     return issued.accessToken;
@@ -156,8 +152,8 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     if (signal?.aborted) return Promise.reject(aborted(signal));
     if (Date.now() < expiresAt) return Promise.resolve(accessToken);
     startBackgroundRefresh();
-    const shared = refresh(missReason);
-    return signal === undefined ? shared : untilAborted(shared, signal);
+    const request = refresh(missReason);
+    return signal === undefined ? request : untilAborted(request, signal);
   }
 
   function startBackgroundRefresh(): void {
@@ -198,13 +194,16 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     dropCache();
   }
 
+  // The hot path: a clock read and a comparison while the token is fresh.
+  function getToken(options?: GetTokenOptions): Promise<string> {
+    if (Date.now() < expiresAt && options?.signal?.aborted !== true) return Promise.resolve(accessToken);
+    return acquire(options?.signal);
+  }
+
   const client: WristbandM2MClient = {
-    getToken(options?: GetTokenOptions): Promise<string> {
-      if (Date.now() < expiresAt && options?.signal?.aborted !== true) return Promise.resolve(accessToken);
-      return acquire(options?.signal);
-    },
+    getToken,
     clearToken,
-    fetch: (input, init) => authenticatedFetch(input, init),
+    fetch: createAuthenticatedFetch({ getToken, clearToken }, settings.fetch),
     get state(): WristbandM2MClientState {
       const hasValidToken = Date.now() < expiresAt;
       return Object.freeze({
@@ -216,7 +215,6 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
     },
     destroy,
   };
-  const authenticatedFetch = createAuthenticatedFetch(client, settings.fetch);
   if (typeof Symbol.dispose === 'symbol') Object.defineProperty(client, Symbol.dispose, { value: destroy });
   return Object.freeze(client);
 }

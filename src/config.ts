@@ -152,8 +152,8 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS,
     MAX_TIMER_SECONDS,
   );
-  const timeout = optionalSeconds(config.tokenRequestTimeout, 'tokenRequestTimeout', Number.MIN_VALUE, MAX_TIMER_SECONDS);
-  const storeTimeout = optionalSeconds(config.tokenStoreTimeout, 'tokenStoreTimeout', Number.MIN_VALUE, MAX_TIMER_SECONDS);
+  const timeout = optionalSeconds(config.tokenRequestTimeout, 'tokenRequestTimeout', 'positive', MAX_TIMER_SECONDS);
+  const storeTimeout = optionalSeconds(config.tokenStoreTimeout, 'tokenStoreTimeout', 'positive', MAX_TIMER_SECONDS);
   const lockWait = optionalSeconds(config.tokenStoreLockWait, 'tokenStoreLockWait', 0, MAX_TIMER_SECONDS);
   const store = config.tokenStore;
   if (store !== undefined && !isTokenStore(store)) {
@@ -250,13 +250,15 @@ function requireText(value: unknown, option: string): string {
   return value;
 }
 
-function optionalSeconds(value: unknown, option: string, min: number, max: number): number | undefined {
+/** `min` is inclusive; `'positive'` means anything above 0, for durations where 0 would mean "never". */
+function optionalSeconds(value: unknown, option: string, min: number | 'positive', max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw invalidConfig(option, `must be a finite number of seconds (got ${describe(value)}).`);
   }
-  if (value < min || value > max) {
-    const range = min === Number.MIN_VALUE ? 'greater than 0' : `at least ${min}`;
+  const tooLow = min === 'positive' ? value <= 0 : value < min;
+  if (tooLow || value > max) {
+    const range = min === 'positive' ? 'greater than 0' : `at least ${min}`;
     const upper = max === Infinity ? '' : ` and at most ${max}`;
     throw invalidConfig(option, `must be ${range}${upper} seconds (got ${value}).`);
   }
