@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/redis.ts', 'src/cloudflare-kv.ts'],
+  // The store adapters are entry points of their own, straight from the store folder.
+  entry: { index: 'src/index.ts', redis: 'src/store/redis.ts', 'cloudflare-kv': 'src/store/cloudflare-kv.ts' },
   format: ['esm', 'cjs'],
   target: 'es2022',
   platform: 'neutral',

@@ -1,16 +1,27 @@
 /**
- * The client: an in-memory token cache, the coalescing of concurrent refreshes into one request, the optional
- * background refresh schedule, and what it reports about them. Everything that talks to the token endpoint lives
- * in `token-request.ts`.
+ * The client: an in-memory token cache that refreshes ahead of expiry while it keeps serving the current token,
+ * one round of token requests at a time however many callers miss, backoff after failed rounds, the optional
+ * shared store and background schedule, and what it reports about them. The policy (when to refresh, how long to
+ * back off, which secret first) lives in `lifecycle.ts` and `secrets.ts`; the HTTP request in `token-request.ts`.
  */
 import { createAuthenticatedFetch } from './authenticated-fetch.js';
-import { resolveConfig, type FetchImplementation, type WristbandM2MClientConfig } from './config.js';
+import { type FetchImplementation, type ResolvedConfig, resolveConfig, type WristbandM2MClientConfig } from './config.js';
 import { clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
-import { createSharedCache } from './shared-cache.js';
-import type { SharedToken } from './token-store.js';
-import { createTokenRequester, type IssuedToken } from './token-request.js';
+import { backoffMs, type TokenPhase, tokenPhase, type TokenSchedule, tokenSchedule } from './lifecycle.js';
+import { credentialForms, redact } from './redact.js';
+import { callSecretProvider, secretOrder } from './secrets.js';
+import { createSharedCache, type HeldLock, LOCK_POLL_MS, type SharedCache, type StoredToken } from './store/shared-cache.js';
 import { startUnrefInterval } from './timers.js';
+import { createTokenRequester, type IssuedToken, type TokenRequester } from './token-request.js';
+
+/**
+ * The hot path reads only the monotonic clock. At least this often (in ms) a call also reads the wall clock, so a
+ * machine that slept (the monotonic clock stands still meanwhile) stops serving an expired token within a second.
+ */
+const WALL_CHECK_MS = 1_000;
+/** Slack past a round's longest possible duration before a call gives the round up as wedged. */
+const ABANDON_GRACE_MS = 1_000;
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -19,26 +30,48 @@ export interface GetTokenOptions {
    * reason. A token request shared with other callers keeps going for them.
    */
   signal?: AbortSignal;
+  /**
+   * Cloudflare Workers: the request's `ctx.waitUntil`, bound (`ctx.waitUntil.bind(ctx)`). Every refresh this call
+   * starts and does not wait for itself (a refresh ahead of expiry) is handed to it, so the runtime does not
+   * cancel it when the response is sent.
+   * @default undefined
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /** A snapshot of what the client holds, for health checks. It never includes the token. */
 export interface WristbandM2MClientState {
-  /** Whether `getToken()` would answer from the cache right now. */
+  /**
+   * - `fresh`: a token is served and nothing failed since it arrived;
+   * - `degraded`: a token is served, but refreshing it failed: it is served until `expiresAt`, and the next
+   *   refresh is tried at `retryAt`;
+   * - `unavailable`: no token can be served (none yet, cleared, or past `expiresAt`); `lastRefreshError` says why
+   *   when a refresh failed.
+   */
+  readonly status: 'fresh' | 'degraded' | 'unavailable';
+  /** Whether `getToken()` would answer from the cache right now (`status` is not `unavailable`). */
   readonly hasValidToken: boolean;
   /** When the cached token stops being served, in ms since the epoch; `undefined` with no token cached. */
   readonly expiresAt: number | undefined;
+  /** When a call starts refreshing the cached token ahead of `expiresAt`; `undefined` with no token cached. */
+  readonly refreshAt: number | undefined;
   /** Whether a token request is in flight. */
   readonly refreshing: boolean;
-  /** The failure of the latest token request, until a later one succeeds. */
+  /** The failure of the latest token round, until a later one succeeds. */
   readonly lastRefreshError: WristbandM2MError | undefined;
+  /** While backing off after failures: when the next round may start, in ms since the epoch. */
+  readonly retryAt: number | undefined;
 }
 
 /** A token client for one Wristband M2M OAuth2 client. Create one per process (or per Worker module) and share it. */
 export interface WristbandM2MClient {
   /**
-   * Resolves to a valid access token: the cached one while it is fresh, otherwise a new one from the token endpoint.
-   * Concurrent calls share one request. A 5xx answer is tried up to 3 times, 100 ms apart; any other failure
-   * rejects at once with a {@link WristbandM2MError}.
+   * Resolves to a valid access token. While the cached token is fresh, at once. From its refresh instant on, the
+   * first call starts one refresh in the background and every call still gets the cached token at once, until the
+   * refresh brings a new one; a failed refresh is reported, not thrown, while the cached token is usable. With no
+   * usable token, calls share one round of token requests (a 5xx is tried up to 3 times, 100 ms apart) and reject
+   * with its {@link WristbandM2MError} if it fails; after two failed rounds in a row, calls reject at once until
+   * the backoff (`retryAfterMs`) has passed.
    */
   getToken(options?: GetTokenOptions): Promise<string>;
   /**
@@ -57,11 +90,352 @@ export interface WristbandM2MClient {
   /** What the client holds right now; each read is a new snapshot. */
   readonly state: WristbandM2MClientState;
   /**
-   * Stops the background refresh timer, cancels any token request in flight and drops the cache. Later calls of
-   * `getToken()` reject with `CLIENT_DESTROYED`. Calling it again does nothing. Also `client[Symbol.dispose]()`
-   * where the runtime defines `Symbol.dispose`, so `using client = createWristbandM2MClient(...)` works.
+   * Stops the background refresh timer, cancels any token request in flight (its callers get `CLIENT_DESTROYED`),
+   * releases any store lock and drops the cache. Later calls of `getToken()` reject with `CLIENT_DESTROYED`.
+   * Calling it again does nothing. Also `client[Symbol.dispose]()` where the runtime defines `Symbol.dispose`, so
+   * `using client = createWristbandM2MClient(...)` works.
    */
   destroy(): void;
+}
+
+/** A token in the cache, dated by both clocks. */
+interface CachedToken {
+  accessToken: string;
+  /** `Date.now()` and `performance.now()` when its request was sent. */
+  sentAt: number;
+  sentAtMono: number;
+  schedule: TokenSchedule;
+}
+
+/** One round of token requests (with its store reads and lock) that callers share. */
+interface Round {
+  promise: Promise<string>;
+  /** The cache generation it started in: it may fill the cache only while that is still the current one. */
+  generation: number;
+  /** Aborted when the round is given up (destroy(), or wedged past its longest duration). */
+  controller: AbortController;
+  /** `performance.now()` past which a call gives the round up. */
+  abandonAt: number;
+  fail(error: WristbandM2MError): void;
+  lock: HeldLock | undefined;
+  /** One abort listener per signal, however many callers share it. */
+  waiters: Map<AbortSignal, ((error: WristbandM2MError) => void)[]> | undefined;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * The client's state and logic. Not exported: the public object holds only a few closures over one instance, so a
+ * client costs well under a kilobyte until it is used, and `console.log(client)` shows nothing but its methods.
+ */
+class TokenCache {
+  /** The hot path's two fields: the cached token and the `performance.now()` until which it is served as is. */
+  token = '';
+  freshUntil = 0;
+  cached: CachedToken | undefined;
+  pending: Round | undefined;
+  generation = 0;
+  /** Why the next round with no usable token happens, for the refresh hooks. */
+  missReason: RefreshReason = 'initial';
+  lastRefreshError: WristbandM2MError | undefined;
+  /** Consecutive failed rounds, and the `performance.now()` before which no round starts. */
+  failures = 0;
+  nextRoundAt = 0;
+  /** After finding another process refreshing, the `performance.now()` before which no refresh ahead starts. */
+  storeLookAt = 0;
+  destroyed = false;
+  readonly rounds = new Set<Round>();
+  stopBackgroundRefresh: (() => void) | undefined;
+  /** The secret that worked last, tried first next time. */
+  lastWorkedSecret: string | undefined;
+  /** Every form of every credential in use, scrubbed from server text and foreign errors. */
+  readonly credentials: string[] = [];
+  requester: TokenRequester | undefined;
+  shared: SharedCache | undefined;
+  authenticatedFetch: FetchImplementation | undefined;
+
+  constructor(readonly settings: ResolvedConfig) {}
+
+  /** Everything but a fresh token's cache hit. Not async: concurrent callers share one promise, with no frame each. */
+  acquire(options: GetTokenOptions | undefined): Promise<string> {
+    const signal = options?.signal;
+    if (this.destroyed) return Promise.reject(clientDestroyed());
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    const now = performance.now();
+    const phase = this.phase(now);
+    if (phase === 'fresh') return Promise.resolve(this.token);
+    this.startBackgroundRefresh();
+    const overdue = this.pending;
+    if (overdue !== undefined && now > overdue.abandonAt) {
+      const error = roundAbandoned(this.settings.maxRoundMs);
+      this.countFailure(error);
+      this.giveUp(overdue, error);
+    }
+    if (phase === 'expiring') {
+      if (this.pending === undefined && now >= this.nextRoundAt && now >= this.storeLookAt) {
+        const { promise } = this.startRound('expiring');
+        options?.waitUntil?.(promise.catch(noop));
+      }
+      return Promise.resolve(this.token);
+    }
+    if (this.pending === undefined) {
+      const last = this.lastRefreshError;
+      if (now < this.nextRoundAt && last !== undefined) return Promise.reject(backingOff(last, this.nextRoundAt - now));
+      this.startRound(this.missReason);
+    }
+    const round = this.pending as Round;
+    return signal === undefined ? round.promise : untilAborted(round, signal);
+  }
+
+  /**
+   * Where the cached token stands, by whichever clock says it is older (a wall clock stepped back cannot stretch a
+   * lifetime; a machine that slept cannot either), and when the hot path must look again.
+   */
+  phase(now: number): TokenPhase {
+    const cached = this.cached;
+    if (cached === undefined) return 'unusable';
+    const age = Math.max(now - cached.sentAtMono, Date.now() - cached.sentAt);
+    const phase = tokenPhase(cached.schedule, age);
+    this.freshUntil = phase === 'fresh' ? now + Math.min(cached.schedule.refreshAfterMs - age, WALL_CHECK_MS) : 0;
+    return phase;
+  }
+
+  startRound(reason: RefreshReason): Round {
+    let fail: (error: WristbandM2MError) => void = noop;
+    let succeed: (token: string) => void = noop;
+    const promise = new Promise<string>((resolve, reject) => {
+      succeed = resolve;
+      fail = reject;
+    });
+    // A refresh ahead of expiry may fail with nobody waiting; its failure is reported, never unhandled.
+    promise.catch(noop);
+    const round: Round = {
+      promise,
+      generation: this.generation,
+      controller: new AbortController(),
+      abandonAt: performance.now() + this.settings.maxRoundMs + ABANDON_GRACE_MS,
+      fail,
+      lock: undefined,
+      waiters: undefined,
+    };
+    this.pending = round;
+    this.rounds.add(round);
+    // The round leaves before its callers resume, so what they see (state.refreshing, a new call) is settled.
+    const leave = (): void => {
+      this.rounds.delete(round);
+      if (this.pending === round) this.pending = undefined;
+    };
+    this.runRound(round, reason).then(
+      (token) => {
+        leave();
+        succeed(token);
+      },
+      (error: WristbandM2MError) => {
+        leave();
+        fail(error);
+      },
+    );
+    return round;
+  }
+
+  /** Whether a round's result may still fill the cache: not detached by clearToken(), not given up. */
+  isCurrent(round: Round): boolean {
+    return round.generation === this.generation && !round.controller.signal.aborted;
+  }
+
+  async runRound(round: Round, reason: RefreshReason): Promise<string> {
+    const { settings } = this;
+    const startedAt = performance.now();
+    const { signal } = round.controller;
+    const check = (): void => {
+      if (signal.aborted) throw abortReason(signal);
+    };
+    let lockSecret: string | undefined;
+    try {
+      const secrets =
+        typeof settings.clientSecret === 'function'
+          ? await callSecretProvider(settings.clientSecret, settings.requestTimeoutMs)
+          : settings.clientSecret;
+      check();
+      this.learnCredentials(secrets);
+      const order = secretOrder(secrets, this.lastWorkedSecret);
+      const ordered = order.map((index) => secrets[index] as string);
+      const shared = this.sharedCache();
+      if (shared !== undefined) {
+        const fromStore = (token: StoredToken | undefined): boolean => token !== undefined && this.worthTaking(token, reason);
+        if (reason !== 'background') {
+          const found = await shared.read(ordered);
+          check();
+          if (fromStore(found)) return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
+        }
+        lockSecret = ordered[0] as string;
+        let taken = await shared.lock(lockSecret);
+        if (taken !== 'held') round.lock = taken;
+        check();
+        if (taken === 'held') {
+          // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
+          if (this.isCurrent(round) && this.phase(performance.now()) !== 'unusable') {
+            this.storeLookAt = performance.now() + LOCK_POLL_MS;
+            return this.token;
+          }
+          const outcome = await shared.awaitHolder(ordered, fromStore, performance.now() + settings.tokenStoreLockWaitMs, signal);
+          if (outcome !== undefined && 'release' in outcome) round.lock = outcome;
+          check();
+          if (outcome instanceof WristbandM2MError) throw outcome;
+          if (outcome !== undefined && !('release' in outcome)) {
+            return this.adopt(round, reason, storedAsIssued(outcome, order), 'store', startedAt);
+          }
+        }
+      }
+      const issued = await this.tokenRequester()(secrets, order, signal);
+      check();
+      this.lastWorkedSecret = secrets[issued.secretIndex];
+      const token = this.adopt(round, reason, issued, 'endpoint', startedAt);
+      if (shared !== undefined && this.isCurrent(round)) {
+        const { accessToken, sentAt, expiresInSeconds } = issued;
+        await shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string);
+      }
+      return token;
+    } catch (error) {
+      const failure = error instanceof WristbandM2MError ? error : unexpected(error);
+      if (round.lock !== undefined && !signal.aborted && lockSecret !== undefined) {
+        await this.shared?.reportFailure(lockSecret, failure);
+      }
+      this.recordFailure(round, reason, failure, startedAt);
+      throw failure;
+    } finally {
+      void round.lock?.release();
+    }
+  }
+
+  /** Whether a token from the store helps: a refresh ahead of expiry wants a fresh one, a miss any usable one. */
+  worthTaking(token: StoredToken, reason: RefreshReason): boolean {
+    const lifetimeMs = token.expiresInSeconds * 1000;
+    const schedule = tokenSchedule(lifetimeMs, this.settings.expirationBufferMs, 0, 0);
+    const phase = tokenPhase(schedule, Date.now() - token.sentAt);
+    return reason === 'expiring' || reason === 'background' ? phase === 'fresh' : phase !== 'unusable';
+  }
+
+  /** Takes a token into the cache if the round is still current, and reports it. */
+  adopt(round: Round, reason: RefreshReason, issued: IssuedToken, source: 'endpoint' | 'store', startedAt: number): string {
+    const { accessToken, sentAt, expiresInSeconds, secretIndex, attempts } = issued;
+    const receivedAt = Date.now();
+    const schedule = tokenSchedule(expiresInSeconds * 1000, this.settings.expirationBufferMs, receivedAt - sentAt, Math.random());
+    if (this.isCurrent(round)) {
+      this.cached = { accessToken, sentAt, sentAtMono: issued.sentAtMono, schedule };
+      this.token = accessToken;
+      this.phase(performance.now());
+      this.missReason = 'expired';
+      this.lastRefreshError = undefined;
+      this.failures = 0;
+      this.nextRoundAt = 0;
+    }
+    if (!this.destroyed) {
+      callHook(this.settings.onTokenRefreshed, {
+        expiresAt: sentAt + schedule.usableForMs,
+        refreshAt: sentAt + schedule.refreshAfterMs,
+        attempts,
+        durationMs: performance.now() - startedAt,
+        reason,
+        source,
+        secretIndex,
+      });
+    }
+    return accessToken;
+  }
+
+  /** Counts a failed round towards the backoff (only while it is current) and reports it. */
+  recordFailure(round: Round, reason: RefreshReason, failure: WristbandM2MError, startedAt: number): void {
+    if (this.destroyed) return;
+    if (this.isCurrent(round)) this.countFailure(failure);
+    const attempts = failure.attempts ?? 0;
+    callHook(this.settings.onTokenRefreshFailed, { error: failure, attempts, durationMs: performance.now() - startedAt, reason });
+    if (reason === 'background') callHook(this.settings.onBackgroundRefreshError, failure);
+  }
+
+  /** Sets the backoff after one more failed round: no round starts before it has passed. */
+  countFailure(failure: WristbandM2MError): void {
+    this.lastRefreshError = failure;
+    this.failures++;
+    const waitMs = Math.max(backoffMs(this.failures, Math.random()), failure.retryAfterMs ?? 0);
+    this.nextRoundAt = performance.now() + waitMs;
+  }
+
+  /** Ends a round for its callers at once and lets go of its lock; what it still does cannot reach the cache. */
+  giveUp(round: Round, error: WristbandM2MError): void {
+    round.controller.abort(error);
+    round.fail(error);
+    void round.lock?.release();
+    if (this.pending === round) this.pending = undefined;
+  }
+
+  startBackgroundRefresh(): void {
+    const intervalMs = this.settings.backgroundRefreshIntervalMs;
+    if (intervalMs === undefined || this.stopBackgroundRefresh !== undefined || this.destroyed) return;
+    this.stopBackgroundRefresh = startUnrefInterval(() => {
+      // A round already running refreshes the cache anyway; one during a backoff would defeat it.
+      if (this.pending === undefined && performance.now() >= this.nextRoundAt) this.startRound('background');
+    }, intervalMs);
+  }
+
+  clear(token: string | undefined): void {
+    if (token !== undefined && token !== this.token) return;
+    if (this.token !== '') this.sharedCache()?.retire(this.token);
+    this.cached = undefined;
+    this.token = '';
+    this.freshUntil = 0;
+    // The round in flight goes on for the callers already waiting, but can no longer fill the cache, and its lock
+    // goes now: it will not share what it gets, so nobody should wait for it.
+    const detached = this.pending;
+    this.pending = undefined;
+    void detached?.lock?.release();
+    this.generation++;
+    this.missReason = token === undefined ? 'cleared' : 'unauthorized';
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.stopBackgroundRefresh?.();
+    for (const round of this.rounds) this.giveUp(round, clientDestroyed());
+    this.cached = undefined;
+    this.token = '';
+    this.freshUntil = 0;
+    this.generation++;
+  }
+
+  state(): WristbandM2MClientState {
+    const now = performance.now();
+    const phase = this.phase(now);
+    const cached = phase === 'unusable' ? undefined : this.cached;
+    const { lastRefreshError, nextRoundAt } = this;
+    return Object.freeze({
+      status: cached === undefined ? 'unavailable' : lastRefreshError === undefined ? 'fresh' : 'degraded',
+      hasValidToken: cached !== undefined,
+      expiresAt: cached && cached.sentAt + cached.schedule.usableForMs,
+      refreshAt: cached && cached.sentAt + cached.schedule.refreshAfterMs,
+      refreshing: this.pending !== undefined,
+      lastRefreshError,
+      retryAt: nextRoundAt > now ? Date.now() + (nextRoundAt - now) : undefined,
+    });
+  }
+
+  learnCredentials(secrets: readonly string[]): void {
+    for (const secret of secrets) {
+      for (const form of credentialForms(this.settings.clientId, secret)) {
+        if (!this.credentials.includes(form)) this.credentials.push(form);
+      }
+    }
+  }
+
+  tokenRequester(): TokenRequester {
+    return (this.requester ??= createTokenRequester(this.settings, (text) => redact(text, this.credentials)));
+  }
+
+  sharedCache(): SharedCache | undefined {
+    const store = this.settings.tokenStore;
+    return store === undefined ? undefined : (this.shared ??= createSharedCache(store, this.settings));
+  }
 }
 
 /**
@@ -77,156 +451,37 @@ export interface WristbandM2MClient {
  * const token = await m2m.getToken();
  */
 export function createWristbandM2MClient(config: WristbandM2MClientConfig): WristbandM2MClient {
-  const settings = resolveConfig(config);
-  const requestToken = createTokenRequester(settings);
-  // Aborted by destroy(): cancels requests in flight and the pauses between retries. Made at the first request:
-  // Workers refuse even `new AbortController()` at module scope, where users create this client.
-  let lifetime: AbortController | undefined;
-  let destroyed = false;
-
-  // The cache is two plain variables so a hit costs one clock read and one comparison.
-  let accessToken = '';
-  let expiresAt = 0;
-  // The request every caller joins while it runs. clearToken() detaches it and bumps the generation, so a request
-  // started before the clear can still answer its own callers but can never write into the cache.
-  let pending: Promise<string> | undefined;
-  let generation = 0;
-  // Why the next cache miss happens, for the refresh hooks.
-  let missReason: RefreshReason = 'initial';
-  let lastRefreshError: WristbandM2MError | undefined;
-  let stopBackgroundRefresh: (() => void) | undefined;
-  // The token last retired by clearToken(): a shared store may still hold it, and must not hand it back.
-  let rejectedToken: string | undefined;
-  const shared = settings.tokenStore && createSharedCache(settings.tokenStore, settings);
-
-  function refresh(reason: RefreshReason): Promise<string> {
-    if (pending !== undefined) return pending;
-    const request = fetchIntoCache(generation, reason).finally(() => {
-      if (pending === request) pending = undefined;
-    });
-    pending = request;
-    return request;
-  }
-
-  async function fetchIntoCache(startedIn: number, reason: RefreshReason): Promise<string> {
-    const startedAt = Date.now();
-    let issued: IssuedToken;
-    let fromStore: SharedToken | undefined;
-    try {
-      lifetime ??= new AbortController();
-      // A background refresh exists to replace the token, so it goes to Wristband, not to the store.
-      if (shared && reason !== 'background') fromStore = await shared.find(isUsableSharedToken, lifetime.signal);
-      issued = fromStore ? { ...fromStore, attempts: 0 } : await requestToken(lifetime.signal);
-    } catch (error) {
-      shared?.release();
-      const failure = error as WristbandM2MError;
-      if (!destroyed) {
-        lastRefreshError = failure;
-        const attempts = failure.attempts ?? 0;
-        callHook(settings.onTokenRefreshFailed, { error: failure, attempts, durationMs: Date.now() - startedAt, reason });
-      }
-      throw error;
-    }
-    const tokenExpiresAt = cacheExpiry(issued, settings.expirationBufferMs);
-    const source = fromStore ? 'store' : 'endpoint';
-    if (startedIn === generation) {
-      accessToken = issued.accessToken;
-      expiresAt = tokenExpiresAt;
-      missReason = 'expired';
-      lastRefreshError = undefined;
-      if (source === 'endpoint') await shared?.publish(issued);
-    }
-    const durationMs = Date.now() - startedAt;
-    callHook(settings.onTokenRefreshed, { expiresAt: tokenExpiresAt, attempts: issued.attempts, durationMs, reason, source });
-    return issued.accessToken;
-  }
-
-  /** A shared token is worth taking if this client would still serve it and it is not one just retired. */
-  function isUsableSharedToken(token: SharedToken): boolean {
-    return token.accessToken !== rejectedToken && Date.now() < cacheExpiry(token, settings.expirationBufferMs);
-  }
-
-  // Not async: concurrent callers without a signal all get the one pending promise, with no frame of their own.
-  function acquire(signal: AbortSignal | undefined): Promise<string> {
-    if (destroyed) return Promise.reject(clientDestroyed());
-    if (signal?.aborted) return Promise.reject(aborted(signal));
-    if (Date.now() < expiresAt) return Promise.resolve(accessToken);
-    startBackgroundRefresh();
-    const request = refresh(missReason);
-    return signal === undefined ? request : untilAborted(request, signal);
-  }
-
-  function startBackgroundRefresh(): void {
-    const intervalMs = settings.backgroundRefreshIntervalMs;
-    if (intervalMs === undefined || stopBackgroundRefresh !== undefined) return;
-    stopBackgroundRefresh = startUnrefInterval(() => {
-      // A request already running refreshes the cache anyway; a second one would only add load.
-      if (pending !== undefined) return;
-      refresh('background').catch((error: WristbandM2MError) => {
-        if (!destroyed) callHook(settings.onBackgroundRefreshError, error);
-      });
-    }, intervalMs);
-  }
-
-  function clearToken(token?: string): void {
-    if (token !== undefined && token !== accessToken) return;
-    if (accessToken !== '') {
-      rejectedToken = accessToken;
-      shared?.forget(accessToken);
-    }
-    dropCache();
-    missReason = token === undefined ? 'cleared' : 'unauthorized';
-  }
-
-  function dropCache(): void {
-    accessToken = '';
-    expiresAt = 0;
-    pending = undefined;
-    generation++;
-  }
-
-  function destroy(): void {
-    if (destroyed) return;
-    destroyed = true;
-    lifetime?.abort();
-    stopBackgroundRefresh?.();
-    // Only this client goes: the shared record still serves the rest of the fleet.
-    dropCache();
-  }
-
+  const cache = new TokenCache(resolveConfig(config));
   // The hot path: a clock read and a comparison while the token is fresh.
-  function getToken(options?: GetTokenOptions): Promise<string> {
-    if (Date.now() < expiresAt && options?.signal?.aborted !== true) return Promise.resolve(accessToken);
-    return acquire(options?.signal);
-  }
-
+  const getToken = (options?: GetTokenOptions): Promise<string> =>
+    options === undefined && performance.now() < cache.freshUntil ? Promise.resolve(cache.token) : cache.acquire(options);
+  const clearToken = (token?: string): void => cache.clear(token);
+  const destroy = (): void => cache.destroy();
   const client: WristbandM2MClient = {
     getToken,
     clearToken,
-    fetch: createAuthenticatedFetch({ getToken, clearToken }, settings.fetch),
-    get state(): WristbandM2MClientState {
-      const hasValidToken = Date.now() < expiresAt;
-      return Object.freeze({
-        hasValidToken,
-        expiresAt: accessToken === '' ? undefined : expiresAt,
-        refreshing: pending !== undefined,
-        lastRefreshError,
-      });
+    // Made at the first call: most clients never use it, and each costs memory.
+    fetch: (input, init) => (cache.authenticatedFetch ??= createAuthenticatedFetch(client, cache.settings.fetch))(input, init),
+    get state() {
+      return cache.state();
     },
     destroy,
   };
-  if (typeof Symbol.dispose === 'symbol') Object.defineProperty(client, Symbol.dispose, { value: destroy });
+  if (typeof Symbol.dispose === 'symbol') (client as unknown as Record<symbol, () => void>)[Symbol.dispose] = destroy;
   return Object.freeze(client);
 }
 
-/**
- * When the cache stops serving a token: `expires_in` minus the buffer, counted from when the request was sent.
- * A token that lives no longer than the buffer is served for half its lifetime instead, so a short-lived token
- * is not refetched on every call.
- */
-export function cacheExpiry(issued: Pick<IssuedToken, 'sentAt' | 'expiresInSeconds'>, expirationBufferMs: number): number {
-  const lifetimeMs = issued.expiresInSeconds * 1000;
-  return issued.sentAt + (lifetimeMs > expirationBufferMs ? lifetimeMs - expirationBufferMs : lifetimeMs / 2);
+/** A token read from the store, in the shape of an endpoint answer; `order` maps its position back to the list's. */
+function storedAsIssued(token: StoredToken, order: readonly number[]): IssuedToken {
+  const ageMs = Math.max(0, Date.now() - token.sentAt);
+  return {
+    accessToken: token.accessToken,
+    sentAt: token.sentAt,
+    sentAtMono: performance.now() - ageMs,
+    expiresInSeconds: token.expiresInSeconds,
+    attempts: 0,
+    secretIndex: order[token.secretIndex] as number,
+  };
 }
 
 function aborted(signal: AbortSignal): WristbandM2MError {
@@ -237,21 +492,57 @@ function aborted(signal: AbortSignal): WristbandM2MError {
   );
 }
 
-/** Follows `shared` for one caller, rejecting as soon as that caller's signal aborts, and then lets go of it. */
-function untilAborted(shared: Promise<string>, signal: AbortSignal): Promise<string> {
+function abortReason(signal: AbortSignal): WristbandM2MError {
+  return signal.reason instanceof WristbandM2MError ? signal.reason : clientDestroyed();
+}
+
+function backingOff(last: WristbandM2MError, retryAfterMs: number): WristbandM2MError {
+  const seconds = Math.ceil(retryAfterMs / 100) / 10;
+  return new WristbandM2MError(last.code, `${last.message} No token request is sent for ${seconds} s after repeated failures.`, {
+    status: last.status,
+    error: last.error,
+    errorDescription: last.errorDescription,
+    attempts: 0,
+    retryAfterMs,
+  } as ConstructorParameters<typeof WristbandM2MError>[2]);
+}
+
+function roundAbandoned(maxRoundMs: number): WristbandM2MError {
+  return new WristbandM2MError(
+    'TOKEN_REQUEST_TIMEOUT',
+    `A token refresh was still unsettled after its longest possible duration (${Math.ceil(maxRoundMs / 1000)} s), ` +
+      'as when timers or I/O were frozen or cancelled; it was given up and the next call starts a new one.',
+  );
+}
+
+function unexpected(error: unknown): WristbandM2MError {
+  return new WristbandM2MError('TOKEN_ENDPOINT_UNREACHABLE', 'The token refresh failed unexpectedly.', {
+    cause: error instanceof Error ? { name: error.name } : undefined,
+  });
+}
+
+/**
+ * Follows `round` for one caller, rejecting as soon as that caller's signal aborts. However many callers share a
+ * signal, the round adds one listener to it, and removes it when the round settles.
+ */
+function untilAborted(round: Round, signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(aborted(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    // The listener goes before the caller resumes, so a long-lived signal never holds one for a settled call.
-    shared.then(
-      (token) => {
+    const waiters = (round.waiters ??= new Map());
+    let rejects = waiters.get(signal);
+    if (rejects === undefined) {
+      const list: ((error: WristbandM2MError) => void)[] = [];
+      rejects = list;
+      waiters.set(signal, list);
+      const onAbort = (): void => {
+        for (const rejectOne of list.splice(0)) rejectOne(aborted(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      void round.promise.then(noop, noop).then(() => {
         signal.removeEventListener('abort', onAbort);
-        resolve(token);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
+        waiters.delete(signal);
+      });
+    }
+    rejects.push(reject);
+    round.promise.then(resolve, reject);
   });
 }

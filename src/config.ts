@@ -1,6 +1,8 @@
 import { invalidConfig, type WristbandM2MError } from './errors.js';
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
-import type { TokenStore } from './token-store.js';
+import { asSecretList, type ClientSecret, secretListProblem } from './secrets.js';
+import type { TokenStore } from './store/types.js';
+import { MAX_ATTEMPTS, RETRY_DELAY_MS } from './token-request.js';
 
 /** A `fetch` implementation with the shape of the global one. */
 export type FetchImplementation = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -12,8 +14,13 @@ export interface WristbandM2MClientConfig {
   /**
    * Client secret of that OAuth2 client. Sent only in the `Authorization` header of token requests
    * ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)); never logged or put in an error.
+   *
+   * For a rotation without downtime, give a list (`[newSecret, oldSecret]`): when the endpoint rejects a secret as a
+   * bad client credential, the next one is tried in the same round, and the one that worked is tried first from
+   * then on. Or give a function (a secrets manager) returning one secret or a list: it is called once per token
+   * round, never at creation, bounded by `tokenRequestTimeout`, and its answer is not kept beyond the round.
    */
-  clientSecret: string;
+  clientSecret: ClientSecret;
   /**
    * The application's vanity domain, such as `acme.us.wristband.dev`. A leading `https://` and a trailing `/` are
    * accepted; a path, query, fragment or user info is not. `http://` is accepted only for loopback hosts
@@ -103,7 +110,13 @@ export interface WristbandM2MClientConfig {
 /** Validated config with every default applied, in the units the client works in. */
 export interface ResolvedConfig {
   clientId: string;
-  clientSecret: string;
+  /** The configured list, or the provider to ask once per round. */
+  clientSecret: readonly string[] | Exclude<ClientSecret, string | readonly string[]>;
+  /**
+   * The longest a token round can run with every bound hit: its requests and pauses, the secret provider, and the
+   * store's calls and lock wait. A lock lives this long; a round still running past it is given up.
+   */
+  maxRoundMs: number;
   tokenEndpoint: string;
   expirationBufferMs: number;
   backgroundRefreshIntervalMs: number | undefined;
@@ -142,7 +155,7 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     );
   }
   const clientId = requireText(config.clientId, 'clientId');
-  const clientSecret = requireText(config.clientSecret, 'clientSecret');
+  const clientSecret = secretOption(config.clientSecret);
   const domain = requireText(config.wristbandApplicationVanityDomain, 'wristbandApplicationVanityDomain');
 
   const buffer = optionalSeconds(config.tokenExpirationBuffer, 'tokenExpirationBuffer', 0, Infinity);
@@ -163,23 +176,56 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     throw invalidConfig('tokenStoreEncryption', `must be true or false (got ${describe(config.tokenStoreEncryption)}).`);
   }
 
+  const requestTimeoutMs = (timeout ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS) * 1000;
+  const storeTimeoutMs = (storeTimeout ?? DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS) * 1000;
+  const lockWaitMs = (lockWait ?? DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS) * 1000;
   return {
     clientId,
     clientSecret,
+    maxRoundMs: maxRoundMs(clientSecret, requestTimeoutMs, store === undefined ? undefined : { storeTimeoutMs, lockWaitMs }),
     tokenEndpoint: tokenEndpointFor(domain),
     expirationBufferMs: (buffer ?? DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS) * 1000,
     backgroundRefreshIntervalMs: interval === undefined ? undefined : interval * 1000,
-    requestTimeoutMs: (timeout ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS) * 1000,
+    requestTimeoutMs,
     onBackgroundRefreshError: optionalFunction(config.onBackgroundRefreshError, 'onBackgroundRefreshError'),
     onTokenRefreshed: optionalFunction(config.onTokenRefreshed, 'onTokenRefreshed'),
     onTokenRefreshFailed: optionalFunction(config.onTokenRefreshFailed, 'onTokenRefreshFailed'),
     tokenStore: store,
     tokenStoreEncryption: config.tokenStoreEncryption ?? true,
-    tokenStoreTimeoutMs: (storeTimeout ?? DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS) * 1000,
-    tokenStoreLockWaitMs: (lockWait ?? DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS) * 1000,
+    tokenStoreTimeoutMs: storeTimeoutMs,
+    tokenStoreLockWaitMs: lockWaitMs,
     onTokenStoreError: optionalFunction(config.onTokenStoreError, 'onTokenStoreError'),
     fetch: optionalFunction(config.fetch, 'fetch'),
   };
+}
+
+/** A list of secrets, or a provider function; a problem is an `INVALID_CONFIG` naming the index, never a value. */
+function secretOption(value: unknown): ResolvedConfig['clientSecret'] {
+  if (typeof value === 'function') return value as Exclude<ClientSecret, string | readonly string[]>;
+  if (value === undefined || value === null) {
+    throw invalidConfig('clientSecret', `is required: a secret, a list of secrets, or a function returning them (got ${describe(value)}).`);
+  }
+  const problem = secretListProblem(value);
+  if (problem !== undefined) {
+    throw invalidConfig('clientSecret', `${problem}; give a non-empty secret, a list of distinct secrets, or a function.`);
+  }
+  return [...asSecretList(value as string | readonly string[])];
+}
+
+/**
+ * How long one round can take at most: one request per extra secret plus {@link MAX_ATTEMPTS} for 5xx answers, the
+ * pauses between those, the provider's call (assumed to return up to two secrets), and with a store its reads, the
+ * lock, the lock wait and the writes.
+ */
+function maxRoundMs(
+  secret: ResolvedConfig['clientSecret'],
+  requestTimeoutMs: number,
+  store: { storeTimeoutMs: number; lockWaitMs: number } | undefined,
+): number {
+  const provider = typeof secret === 'function';
+  const requests = (provider ? 1 : secret.length - 1) + MAX_ATTEMPTS + (provider ? 1 : 0);
+  const storeMs = store === undefined ? 0 : 4 * store.storeTimeoutMs + store.lockWaitMs;
+  return requests * requestTimeoutMs + (MAX_ATTEMPTS - 1) * RETRY_DELAY_MS + storeMs;
 }
 
 /**

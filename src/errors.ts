@@ -13,6 +13,8 @@
  * - `CLIENT_DESTROYED`: `destroy()` was called on the client.
  * - `TOKEN_STORE_ERROR`: a `tokenStore` call failed or was too slow. Only ever passed to `onTokenStoreError`:
  *   a store failure is a cache miss, never a failed `getToken()`.
+ * - `CLIENT_SECRET_UNAVAILABLE`: a `clientSecret` function threw, rejected, took longer than `tokenRequestTimeout`
+ *   or returned something that is not a secret or a list of them; `cause` keeps only the error's name.
  */
 export type WristbandM2MErrorCode =
   | 'INVALID_CONFIG'
@@ -22,7 +24,8 @@ export type WristbandM2MErrorCode =
   | 'INVALID_TOKEN_RESPONSE'
   | 'ABORTED'
   | 'CLIENT_DESTROYED'
-  | 'TOKEN_STORE_ERROR';
+  | 'TOKEN_STORE_ERROR'
+  | 'CLIENT_SECRET_UNAVAILABLE';
 
 /** What a {@link WristbandM2MError} may carry besides its code and message. */
 export interface WristbandM2MErrorDetails {
@@ -34,6 +37,11 @@ export interface WristbandM2MErrorDetails {
   errorDescription?: string;
   /** Token requests sent before giving up. */
   attempts?: number;
+  /**
+   * How long until the client asks the token endpoint again, in ms: set while it backs off after failed rounds or
+   * honours a `Retry-After` answer.
+   */
+  retryAfterMs?: number;
   /** The underlying failure (a network error, an abort reason, a JSON syntax error). */
   cause?: unknown;
 }
@@ -49,6 +57,7 @@ export class WristbandM2MError extends Error {
   readonly error: string | undefined;
   readonly errorDescription: string | undefined;
   readonly attempts: number | undefined;
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: WristbandM2MErrorCode, message: string, details: WristbandM2MErrorDetails = {}) {
     super(message, 'cause' in details ? { cause: details.cause } : undefined);
@@ -57,6 +66,7 @@ export class WristbandM2MError extends Error {
     this.error = details.error;
     this.errorDescription = details.errorDescription;
     this.attempts = details.attempts;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 

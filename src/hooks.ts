@@ -1,21 +1,25 @@
 /** What the client tells operators about its token refreshes. No event ever holds a token or the client secret. */
 import type { WristbandM2MError } from './errors.js';
-import type { TokenStoreOperation } from './token-store.js';
+import type { TokenStoreOperation } from './store/types.js';
 
 /**
  * Why a token request was made:
  * - `initial`: the first token this client fetched;
- * - `expired`: the cached token reached its expiry (lifetime minus `tokenExpirationBuffer`);
+ * - `expiring`: the cached token reached its refresh instant and is still served while this refresh runs (see
+ *   "Caching and refresh" in the README);
+ * - `expired`: the cached token could no longer be served (or a refresh ahead of it failed until then);
  * - `cleared`: `clearToken()` was called;
  * - `unauthorized`: `clearToken(token)` retired a token an API rejected, as `client.fetch` does on a 401;
  * - `background`: the `backgroundTokenRefreshInterval` timer.
  */
-export type RefreshReason = 'initial' | 'expired' | 'cleared' | 'unauthorized' | 'background';
+export type RefreshReason = 'initial' | 'expiring' | 'expired' | 'cleared' | 'unauthorized' | 'background';
 
 /** Passed to `onTokenRefreshed` after a token request succeeds. */
 export interface TokenRefreshedEvent {
-  /** When the client stops serving this token, in ms since the epoch (as `Date.now()`). */
+  /** When the client stops serving this token at all, in ms since the epoch (as `Date.now()`). */
   expiresAt: number;
+  /** When the client starts refreshing it ahead of that, in ms since the epoch; calls meanwhile get this token. */
+  refreshAt: number;
   /** Token requests it took, the first included; 0 for a token from the store. */
   attempts: number;
   /** From the first request to the token, in ms. */
@@ -23,6 +27,12 @@ export interface TokenRefreshedEvent {
   reason: RefreshReason;
   /** `endpoint` for a token from Wristband, `store` for one another process shared through `tokenStore`. */
   source: 'endpoint' | 'store';
+  /**
+   * Position of the secret that worked, in the `clientSecret` list as configured (or as the provider returned it);
+   * for a token from the store, of the secret whose key opened the record. Above 0 means a fallback secret is
+   * still in use: the rotation is unfinished.
+   */
+  secretIndex: number;
 }
 
 /** Passed to `onTokenStoreError`: a store call that failed; the client treated it as a miss. */

@@ -6,5 +6,6 @@ export type { FetchImplementation, WristbandM2MClientConfig } from './config.js'
 export { WristbandM2MError } from './errors.js';
 export type { WristbandM2MErrorCode, WristbandM2MErrorDetails } from './errors.js';
 export type { RefreshReason, TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
-export { createMemoryTokenStore } from './stores/memory.js';
-export type { SharedToken, TokenStore, TokenStoreOperation } from './token-store.js';
+export type { ClientSecret } from './secrets.js';
+export { createMemoryTokenStore } from './store/memory.js';
+export type { SharedToken, TokenStore, TokenStoreOperation } from './store/types.js';

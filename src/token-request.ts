@@ -3,7 +3,8 @@
  * policy around it: a timeout per attempt, a cap on the bytes read, and retries for 5xx answers only.
  */
 import type { FetchImplementation, ResolvedConfig } from './config.js';
-import { clientDestroyed, WristbandM2MError } from './errors.js';
+import { clientDestroyed, WristbandM2MError, type WristbandM2MErrorDetails } from './errors.js';
+import { parseRetryAfter } from './lifecycle.js';
 import { pause } from './timers.js';
 
 /** Attempts per token request, the first included. Only 5xx answers are tried again. */
@@ -22,117 +23,184 @@ export interface IssuedToken {
   expiresInSeconds: number;
   /** `Date.now()` when the successful attempt was sent: the lifetime counts from there, not from the answer. */
   sentAt: number;
+  /** `performance.now()` at the same moment, so a wall clock stepped back cannot stretch the lifetime. */
+  sentAtMono: number;
+  /** Token requests sent in the round, the successful one included. */
   attempts: number;
+  /** Position of the secret that worked, in the list as configured or as the provider returned it. */
+  secretIndex: number;
 }
 
-/** Sends token requests until one succeeds or fails for good; `lifetime` aborts when the client is destroyed. */
-export type TokenRequester = (lifetime: AbortSignal) => Promise<IssuedToken>;
+/**
+ * Runs one round: sends token requests with `secrets`, trying the positions in `order`, until one succeeds or the
+ * round fails for good. `signal` aborts when the client is destroyed or gives the round up; nothing is sent after.
+ */
+export type TokenRequester = (secrets: readonly string[], order: readonly number[], signal: AbortSignal) => Promise<IssuedToken>;
 
 interface OAuthErrorBody {
   error?: string;
   errorDescription?: string;
 }
 
-export function createTokenRequester(config: ResolvedConfig): TokenRequester {
-  const authorization = basicAuthorization(config.clientId, config.clientSecret);
-  // Server-provided text goes into error messages; a misbehaving proxy could echo the credentials back in it.
-  const credentials = [config.clientSecret, authorization, formUrlEncode(config.clientSecret)];
-  const redact = redactor(credentials);
-  const init = {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/x-www-form-urlencoded',
-      Accept: 'application/json',
-      Authorization: authorization,
-    },
-    body: 'grant_type=client_credentials',
-    // A redirect would resend the credentials to wherever it points; it is answered as an error instead.
-    redirect: 'manual',
-  } as const;
+export function createTokenRequester(config: ResolvedConfig, redact: (text: string) => string): TokenRequester {
+  const timeoutMs = config.requestTimeoutMs;
 
-  async function attemptOnce(attempt: number, lifetime: AbortSignal): Promise<IssuedToken> {
+  async function attemptOnce(secret: string, attempt: number, signal: AbortSignal): Promise<Omit<IssuedToken, 'secretIndex'>> {
     const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, config.requestTimeoutMs);
-    const onDestroy = (): void => controller.abort();
-    lifetime.addEventListener('abort', onDestroy, { once: true });
-
-    const failure = (cause: unknown): WristbandM2MError => {
-      if (lifetime.aborted) return clientDestroyed();
-      if (timedOut) {
-        return new WristbandM2MError(
-          'TOKEN_REQUEST_TIMEOUT',
-          `No answer from the Wristband token endpoint within tokenRequestTimeout (${config.requestTimeoutMs / 1000} s); ` +
-            'check connectivity, or raise tokenRequestTimeout.',
-          { attempts: attempt },
-        );
-      }
-      return new WristbandM2MError(
-        'TOKEN_ENDPOINT_UNREACHABLE',
-        `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
-        { attempts: attempt, cause: withheldIfMentioning(cause, credentials) },
-      );
-    };
-
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The attempt ends at the timeout or the round's abort even when a fetch implementation ignores its signal.
+    const stop = new Promise<never>((_, reject) => {
+      const end = (): void => {
+        controller.abort();
+        reject(signal.aborted ? clientAborted(signal) : timeoutError(attempt));
+      };
+      timer = setTimeout(end, timeoutMs);
+      signal.addEventListener('abort', end, { once: true });
+      controller.signal.addEventListener('abort', () => signal.removeEventListener('abort', end), { once: true });
+    });
     try {
-      const fetchImpl: FetchImplementation = config.fetch ?? globalThis.fetch;
-      const sentAt = Date.now();
-      let response: Response;
-      try {
-        // Called unbound: Workers reject a fetch invoked as a method of another object.
-        response = await fetchImpl(config.tokenEndpoint, { ...init, signal: controller.signal });
-      } catch (cause) {
-        throw failure(cause);
-      }
-      let text: string | undefined;
-      try {
-        text = await readCapped(response, MAX_RESPONSE_BYTES, controller.signal);
-      } catch (cause) {
-        if (!(cause instanceof ResponseTooLarge)) throw failure(cause);
-      }
-      if (response.ok) {
-        const token = parseTokenResponse(text, response, attempt);
-        if (Date.now() >= sentAt + token.expiresInSeconds * 1000) {
-          // Only a stalled answer or a jumping clock gets here; handing out the token would mean a sure 401.
-          throw new WristbandM2MError(
-            'INVALID_TOKEN_RESPONSE',
-            'The token expired before its answer arrived; check the system clock and the latency to Wristband.',
-            { status: response.status, attempts: attempt },
-          );
-        }
-        return { ...token, sentAt, attempts: attempt };
-      }
-      const oauth = parseOAuthError(text, redact);
-      throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', httpErrorMessage(response, oauth, attempt), {
-        status: response.status,
-        ...oauth,
-        attempts: attempt,
-      });
+      return await Promise.race([send(secret, attempt, controller.signal), stop]);
     } finally {
       clearTimeout(timer);
-      lifetime.removeEventListener('abort', onDestroy);
+      controller.abort();
     }
   }
 
-  return async function requestToken(lifetime) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await attemptOnce(attempt, lifetime);
-      } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
+  async function send(secret: string, attempt: number, signal: AbortSignal): Promise<Omit<IssuedToken, 'secretIndex'>> {
+    const fetchImpl: FetchImplementation = config.fetch ?? globalThis.fetch;
+    const sentAt = Date.now();
+    const sentAtMono = performance.now();
+    let response: Response;
+    try {
+      // Called unbound: Workers reject a fetch invoked as a method of another object.
+      response = await fetchImpl(config.tokenEndpoint, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json',
+          Authorization: basicAuthorization(config.clientId, secret),
+        },
+        body: 'grant_type=client_credentials',
+        // A redirect would resend the credentials to wherever it points; it is answered as an error instead.
+        redirect: 'manual',
+        signal,
+      });
+    } catch (cause) {
+      throw unreachable(cause, attempt);
+    }
+    let text: string | undefined;
+    try {
+      text = await readCapped(response, MAX_RESPONSE_BYTES, signal);
+    } catch (cause) {
+      if (!(cause instanceof ResponseTooLarge)) throw unreachable(cause, attempt);
+    }
+    if (response.ok) {
+      const token = parseTokenResponse(text, response, attempt);
+      if (Date.now() >= sentAt + token.expiresInSeconds * 1000) {
+        // Only a stalled answer or a jumping clock gets here; handing out the token would mean a sure 401.
+        throw new WristbandM2MError(
+          'INVALID_TOKEN_RESPONSE',
+          'The token expired before its answer arrived; check the system clock and the latency to Wristband.',
+          { status: response.status, attempts: attempt },
+        );
       }
-      await pause(RETRY_DELAY_MS, lifetime).catch(() => {
-        throw clientDestroyed();
+      return { ...token, sentAt, sentAtMono, attempts: attempt };
+    }
+    const oauth = parseOAuthError(text, redact);
+    const retryAfterMs =
+      response.status === 429 || response.status === 503
+        ? parseRetryAfter(response.headers.get('retry-after'), Date.now())
+        : undefined;
+    throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', httpErrorMessage(response, oauth, attempt), {
+      status: response.status,
+      ...oauth,
+      attempts: attempt,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+
+  function unreachable(cause: unknown, attempt: number): WristbandM2MError {
+    return new WristbandM2MError(
+      'TOKEN_ENDPOINT_UNREACHABLE',
+      `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
+      { attempts: attempt, cause: withheldIfMentioning(cause, redact) },
+    );
+  }
+
+  function timeoutError(attempt: number): WristbandM2MError {
+    return new WristbandM2MError(
+      'TOKEN_REQUEST_TIMEOUT',
+      `No answer from the Wristband token endpoint within tokenRequestTimeout (${timeoutMs / 1000} s); ` +
+        'check connectivity, or raise tokenRequestTimeout.',
+      { attempts: attempt },
+    );
+  }
+
+  return async function requestToken(secrets, order, signal) {
+    let position = 0;
+    let serverErrors = 0;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw clientAborted(signal);
+      const secretIndex = order[position] as number;
+      try {
+        return { ...(await attemptOnce(secrets[secretIndex] as string, attempt, signal)), secretIndex };
+      } catch (error) {
+        const step = nextStep(error, position + 1 < order.length, serverErrors);
+        if (step === 'next secret') {
+          position++;
+          continue;
+        }
+        if (step !== 'retry') {
+          throw step === 'all rejected' && order.length > 1 ? allSecretsRejected(error as WristbandM2MError, order.length) : error;
+        }
+        serverErrors++;
+      }
+      await pause(RETRY_DELAY_MS, signal).catch(() => {
+        throw clientAborted(signal);
       });
     }
   };
 }
 
-function isRetryable(error: unknown): boolean {
-  return error instanceof WristbandM2MError && error.status !== undefined && error.status >= 500;
+/**
+ * What a round does after a failed attempt: a rejected credential moves to the next secret at once; a 5xx without
+ * `Retry-After` is tried again with the same secret until {@link MAX_ATTEMPTS} 5xx answers came back in the round;
+ * anything else (a 4xx, a network error, a timeout, a `Retry-After`) ends the round.
+ */
+export function nextStep(
+  error: unknown,
+  hasNextSecret: boolean,
+  earlierServerErrors: number,
+): 'next secret' | 'all rejected' | 'retry' | 'fail' {
+  if (!(error instanceof WristbandM2MError) || error.status === undefined) return 'fail';
+  if (isRejectedCredential(error)) return hasNextSecret ? 'next secret' : 'all rejected';
+  const retryable = error.status >= 500 && error.retryAfterMs === undefined;
+  return retryable && earlierServerErrors + 1 < MAX_ATTEMPTS ? 'retry' : 'fail';
+}
+
+/** A 401, or any 4xx whose OAuth `error` is `invalid_client`: the endpoint does not accept this secret. */
+function isRejectedCredential(error: WristbandM2MError): boolean {
+  const status = error.status ?? 0;
+  return status === 401 || (status >= 400 && status < 500 && error.error === 'invalid_client');
+}
+
+function allSecretsRejected(last: WristbandM2MError, count: number): WristbandM2MError {
+  return new WristbandM2MError(
+    last.code,
+    `${last.message.replace(/; check clientId.*$/, '')}; all ${count} client secrets were rejected: check clientId ` +
+      'and the secrets against the OAuth2 client in the Wristband dashboard.',
+    {
+      status: last.status,
+      error: last.error,
+      errorDescription: last.errorDescription,
+      attempts: last.attempts,
+    } as WristbandM2MErrorDetails,
+  );
+}
+
+/** The error for a round cut short by `signal`: its reason when it is one of ours, else `CLIENT_DESTROYED`. */
+function clientAborted(signal: AbortSignal): WristbandM2MError {
+  return signal.reason instanceof WristbandM2MError ? signal.reason : clientDestroyed();
 }
 
 /**
@@ -148,22 +216,18 @@ export function formUrlEncode(value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1);
 }
 
-function redactor(secrets: string[]): (text: string) => string {
-  return (text) => secrets.reduce((out, secret) => out.split(secret).join('[REDACTED]'), text);
-}
-
 /**
  * The error a fetch implementation threw, unless it mentions the credentials: a custom fetch or an interceptor may
  * attach the request (Authorization header included) to its errors, and a `cause` is logged as often as a message.
  */
-function withheldIfMentioning(cause: unknown, credentials: string[]): unknown {
+function withheldIfMentioning(cause: unknown, redact: (text: string) => string): unknown {
   let text = String(cause);
   try {
     text += JSON.stringify(cause) + String((cause as { cause?: unknown } | null)?.cause);
   } catch {
     // a circular cause still has its message checked
   }
-  return credentials.some((secret) => text.includes(secret))
+  return redact(text) !== text
     ? new Error('The fetch implementation failed with an error that mentioned the client credentials; it was withheld.')
     : cause;
 }
@@ -211,6 +275,11 @@ function discard(promise: Promise<unknown>): void {
   promise.catch(() => undefined);
 }
 
+/** A token that can go into an `Authorization` header as it is: a non-empty string of visible ASCII characters. */
+export function isUsableAccessToken(value: unknown): value is string {
+  return typeof value === 'string' && /^[\x21-\x7e]+$/.test(value);
+}
+
 /** Validates a successful answer ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)). */
 function parseTokenResponse(
   text: string | undefined,
@@ -229,7 +298,7 @@ function parseTokenResponse(
   // The JSON syntax error is not kept as `cause`: its message quotes the body, which is not ours to repeat.
   if (body === undefined) throw invalid(`a body that is not a JSON object (${describeBody(response, text)})`);
   const { access_token: accessToken, expires_in: expiresIn, token_type: tokenType } = body;
-  if (typeof accessToken !== 'string' || !/^[\x21-\x7e]+$/.test(accessToken)) {
+  if (!isUsableAccessToken(accessToken)) {
     throw invalid('no usable access_token (it must be a non-empty string of visible ASCII characters)');
   }
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {

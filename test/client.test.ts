@@ -1,6 +1,5 @@
 import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cacheExpiry } from '../src/client.js';
 import { WristbandM2MError } from '../src/index.js';
 import {
   issuingEndpoint,
@@ -15,11 +14,21 @@ import {
 useMsw();
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  // No jitter: the refresh instant falls exactly at lifetime - buffer.
+  vi.spyOn(Math, 'random').mockReturnValue(0);
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
+
+/** The token a call gets once the refresh that the call before it started has landed. */
+async function afterRefresh(client: { getToken(): Promise<string> }): Promise<string> {
+  await client.getToken();
+  await vi.advanceTimersByTimeAsync(0);
+  return client.getToken();
+}
 
 /** A response that arrives only when the test says so. */
 function gate(): { respond: () => Promise<Response>; open: (response: Response) => void } {
@@ -43,8 +52,9 @@ describe('cache', () => {
     await client.getToken();
     vi.advanceTimersByTime((3600 - 120) * 1000 - 1);
     expect(await client.getToken()).toBe('token-1');
+    expect(log.count).toBe(1);
     vi.advanceTimersByTime(1);
-    expect(await client.getToken()).toBe('token-2');
+    expect(await afterRefresh(client)).toBe('token-2');
     expect(log.count).toBe(2);
   });
 
@@ -58,8 +68,9 @@ describe('cache', () => {
     await first;
     vi.advanceTimersByTime((3600 - 60 - 5) * 1000 - 1);
     expect(await client.getToken()).toBe('token-1');
+    expect(log.count).toBe(1);
     vi.advanceTimersByTime(1);
-    expect(await client.getToken()).toBe('token-2');
+    expect(await afterRefresh(client)).toBe('token-2');
     expect(log.count).toBe(2);
   });
 
@@ -73,15 +84,19 @@ describe('cache', () => {
     }
     expect(log.count).toBe(1);
     vi.advanceTimersByTime(1000);
-    expect(await client.getToken()).toBe('token-2');
+    expect(await afterRefresh(client)).toBe('token-2');
     expect(log.count).toBe(2);
   });
 
-  it('uses the full lifetime with a zero buffer', () => {
-    const issued = { accessToken: 't', expiresInSeconds: 10, sentAt: 1_000, attempts: 1 };
-    expect(cacheExpiry(issued, 0)).toBe(11_000);
-    expect(cacheExpiry(issued, 9_000)).toBe(2_000);
-    expect(cacheExpiry(issued, 10_000)).toBe(6_000);
+  it('with a zero buffer, serves the token for its full lifetime and then waits for a new one', async () => {
+    const log = issuingEndpoint(10);
+    const client = testClient({ tokenExpirationBuffer: 0 });
+    await client.getToken();
+    vi.advanceTimersByTime(10_000 - 1);
+    expect(await client.getToken()).toBe('token-1');
+    vi.advanceTimersByTime(1);
+    expect(await client.getToken()).toBe('token-2');
+    expect(log.count).toBe(2);
   });
 
   it('never resolves an empty or undefined token', async () => {

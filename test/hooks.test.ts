@@ -7,10 +7,12 @@ import { CLIENT_SECRET, issuingEndpoint, mswServer, oauthError, onTokenEndpoint,
 useMsw();
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  vi.spyOn(Math, 'random').mockReturnValue(0);
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 function recorder() {
@@ -27,19 +29,22 @@ function recorder() {
 }
 
 describe('refresh hooks', () => {
-  it('report each refresh with its reason: initial, expired, cleared, unauthorized, background', async () => {
+  it('report each refresh with its reason: initial, expiring, expired, cleared, unauthorized, background', async () => {
     issuingEndpoint(3600);
     const { refreshed, hooks } = recorder();
     const client = testClient({ ...hooks, backgroundTokenRefreshInterval: 7200 });
     await client.getToken();
+    vi.advanceTimersByTime(3540_000);
+    await client.getToken();
+    await vi.advanceTimersByTimeAsync(0);
     vi.advanceTimersByTime(3600_000);
     await client.getToken();
     client.clearToken();
     await client.getToken();
     client.clearToken(await client.getToken());
     await client.getToken();
-    await vi.advanceTimersByTimeAsync(7200_000 - 3600_000);
-    expect(refreshed.map((e) => e.reason)).toEqual(['initial', 'expired', 'cleared', 'unauthorized', 'background']);
+    await vi.advanceTimersByTimeAsync(7200_000 - 3540_000 - 3600_000);
+    expect(refreshed.map((e) => e.reason)).toEqual(['initial', 'expiring', 'expired', 'cleared', 'unauthorized', 'background']);
   });
 
   it('gives 401 as the reason when client.fetch retires a rejected token', async () => {
@@ -61,8 +66,17 @@ describe('refresh hooks', () => {
     const token = testClient(hooks).getToken();
     await vi.advanceTimersByTimeAsync(200);
     await token;
+    const sentAt = started + 200;
     expect(refreshed).toEqual([
-      { expiresAt: started + 200 + (600 - 60) * 1000, attempts: 3, durationMs: 200, reason: 'initial', source: 'endpoint' },
+      {
+        expiresAt: sentAt + (600 - 10) * 1000,
+        refreshAt: sentAt + (600 - 60) * 1000,
+        attempts: 3,
+        durationMs: 200,
+        reason: 'initial',
+        source: 'endpoint',
+        secretIndex: 0,
+      },
     ]);
     expect(JSON.stringify(refreshed)).not.toMatch(/the-token-value|test-secret/);
   });
@@ -117,7 +131,8 @@ describe('client.state', () => {
     let answer: (response: Response) => void = () => undefined;
     onTokenEndpoint((n) => (n === 1 ? oauthError(400) : new Promise<Response>((resolve) => (answer = resolve))));
     const client = testClient();
-    expect(client.state).toEqual({ hasValidToken: false, expiresAt: undefined, refreshing: false, lastRefreshError: undefined });
+    const none = { hasValidToken: false, expiresAt: undefined, refreshAt: undefined, refreshing: false, retryAt: undefined };
+    expect(client.state).toEqual({ ...none, status: 'unavailable', lastRefreshError: undefined });
 
     await settle(client.getToken());
     expect(client.state.lastRefreshError).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 400 });
@@ -128,10 +143,18 @@ describe('client.state', () => {
     answer(tokenResponse('secret-token-value', 3600));
     await token;
     const now = Date.now();
-    expect(client.state).toEqual({ hasValidToken: true, expiresAt: now + 3540_000, refreshing: false, lastRefreshError: undefined });
+    expect(client.state).toEqual({
+      status: 'fresh',
+      hasValidToken: true,
+      expiresAt: now + 3590_000,
+      refreshAt: now + 3540_000,
+      refreshing: false,
+      lastRefreshError: undefined,
+      retryAt: undefined,
+    });
     expect(JSON.stringify(client.state)).not.toContain('secret-token-value');
 
-    vi.advanceTimersByTime(3540_000);
+    vi.advanceTimersByTime(3590_000);
     expect(client.state.hasValidToken).toBe(false);
     client.clearToken();
     expect(client.state.expiresAt).toBeUndefined();

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createWristbandM2MClient } from '../src/index.js';
 import { createRedisTokenStore } from '../src/redis.js';
-import { tokenStoreKey } from '../src/token-store.js';
+import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 
 const FLEET_SIZE = 8;
@@ -84,7 +84,7 @@ it('keeps in Redis a record that contains neither the token nor the secret', asy
       tokenStore: createRedisTokenStore(redis),
     });
     const token = await m2m.getToken();
-    const raw = await redis.get(tokenStoreKey(tokenServer.tokenEndpoint, tokenServer.clientId));
+    const raw = await redis.get((await secretRecords(CLIENT_SECRET, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
     expect(raw).toMatch(/^v1\./);
     expect(raw).not.toContain(token);
     expect(raw).not.toContain(tokenServer.clientSecret);

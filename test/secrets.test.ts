@@ -48,7 +48,7 @@ const failurePaths: [string, () => Response | Promise<Response>, Partial<Wristba
 
 describe('the client secret never leaks', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
   });
   afterEach(() => {
     vi.useRealTimers();

@@ -1,12 +1,12 @@
 import { HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { createMemoryTokenStore, type TokenStore, type TokenStoreErrorEvent, type TokenRefreshedEvent } from '../src/index.js';
-import { tokenStoreKey } from '../src/token-store.js';
+import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
 import { CLIENT_ID, CLIENT_SECRET, issuingEndpoint, onTokenEndpoint, TOKEN_URL, testClient, tokenResponse, useMsw } from './support/msw.js';
 
 useMsw();
 
-const KEY = tokenStoreKey(TOKEN_URL, CLIENT_ID);
+const KEY = (await secretRecords(CLIENT_SECRET, tokenStoreKeyPrefix(TOKEN_URL, CLIENT_ID), true)).key;
 
 /** A memory store that records every call, for tests to look into. */
 function spiedStore(base: TokenStore = createMemoryTokenStore()) {
@@ -17,7 +17,7 @@ function spiedStore(base: TokenStore = createMemoryTokenStore()) {
     set: (key, value, ttl) => (calls.push(`set ${key} ${ttl}`), raw.set(key, value), base.set(key, value, ttl)),
     delete: (key) => (calls.push(`delete ${key}`), base.delete(key)),
     deleteIfEquals: (key, value) => (calls.push(`delete ${key}`), base.deleteIfEquals!(key, value)),
-    acquire: (key, ttl) => (calls.push(`acquire ${key}`), base.acquire!(key, ttl)),
+    acquire: (key, ttl, owner) => (calls.push(`acquire ${key}`), base.acquire!(key, ttl, owner)),
   };
   return { store, calls, raw };
 }
@@ -48,15 +48,15 @@ describe('tokenStore', () => {
     expect(calls.length).toBe(before);
   });
 
-  it('writes an encrypted record, under a key made of the host and client ID, that holds neither token nor secret', async () => {
+  it('writes an encrypted record, under a key made of the host, the client ID and an id of the secret, that holds neither token nor secret', async () => {
     onTokenEndpoint(() => tokenResponse('plain-token-value', 600));
     const { store, raw } = spiedStore();
     await testClient({ tokenStore: store }).getToken();
     await settled();
     expect([...raw.keys()]).toEqual([KEY]);
-    expect(KEY).toBe(`wristband-m2m:v1:acme.us.wristband.dev:${CLIENT_ID}`);
+    expect(KEY).toMatch(new RegExp(`^wristband-m2m:v2:acme\\.us\\.wristband\\.dev:${CLIENT_ID}:[\\w-]{12}$`));
     const value = raw.get(KEY)!;
-    expect(value).toMatch(/^v1\.[\w-]+\.[\w-]+$/);
+    expect(value).toMatch(/^v2\.[\w-]+\.[\w-]+$/);
     expect(value).not.toContain('plain-token-value');
     expect(value).not.toContain(CLIENT_SECRET);
     expect(KEY).not.toContain(CLIENT_SECRET);
@@ -78,16 +78,18 @@ describe('tokenStore', () => {
     expect(JSON.parse(raw.get(KEY)!)).toMatchObject({ accessToken: 'visible-token', expiresInSeconds: 600 });
   });
 
-  it('treats a record written under another secret as a miss, and reports it', async () => {
+  it('keeps one record per secret: a client with another secret neither reads nor overwrites it, and logs nothing', async () => {
     const log = issuingEndpoint();
-    const { store } = spiedStore();
+    const { store, raw } = spiedStore();
     await testClient({ tokenStore: store, clientSecret: 'the-old-secret' }).getToken();
     await settled();
     const errors: TokenStoreErrorEvent[] = [];
     const rotated = testClient({ tokenStore: store, onTokenStoreError: (e) => void errors.push(e) });
     expect(await rotated.getToken()).toBe('token-2');
+    await settled();
     expect(log.count).toBe(2);
-    expect(errors).toMatchObject([{ operation: 'get', error: { code: 'TOKEN_STORE_ERROR' } }]);
+    expect(errors).toEqual([]);
+    expect(raw.size).toBe(2);
   });
 
   it('treats garbage and expired records as misses', async () => {
@@ -199,7 +201,7 @@ describe('tokenStore', () => {
   });
 
   it('stops waiting for another process’s token when destroyed, leaving no timer', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     try {
       const log = issuingEndpoint();
       const store = { ...createMemoryTokenStore(), acquire: async () => false };
@@ -227,7 +229,7 @@ describe('tokenStore', () => {
   });
 
   it('refreshes in the background from Wristband, not from the store, and shares the result', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date', 'performance'] });
     try {
       const log = issuingEndpoint();
       const { store, calls } = spiedStore();

@@ -1,10 +1,12 @@
 /**
  * `@wristband/typescript-m2m-auth/redis`: a {@link TokenStore} on a Redis client you already have. No dependency:
  * it accepts an ioredis client (`call`) or a node-redis v4+ client (`sendCommand`) and speaks plain Redis commands,
- * so neither library's option shapes matter. The lock is `SET key 1 NX PX ttl`; the compare-and-delete is a
+ * so neither library's option shapes matter. The lock is `SET key owner NX PX ttl`; the compare-and-delete is a
  * one-line Lua script, atomic on the server.
  */
-import type { TokenStore } from '../token-store.js';
+import type { TokenStore } from './types.js';
+
+export type { TokenStore } from './types.js';
 
 /** What is used of an ioredis client. */
 export interface IoRedisLike {
@@ -27,8 +29,8 @@ export function createRedisTokenStore(client: IoRedisLike | NodeRedisLike): Toke
     set: (key, value, ttlSeconds) => command(['SET', key, value, 'PX', String(Math.round(ttlSeconds * 1000))]),
     delete: (key) => command(['DEL', key]),
     deleteIfEquals: (key, value) => command(['EVAL', DELETE_IF_EQUALS, '1', key, value]),
-    async acquire(key, ttlSeconds) {
-      return (await command(['SET', key, '1', 'NX', 'PX', String(Math.round(ttlSeconds * 1000))])) === 'OK';
+    async acquire(key, ttlSeconds, owner) {
+      return (await command(['SET', key, owner, 'NX', 'PX', String(Math.round(ttlSeconds * 1000))])) === 'OK';
     },
   };
 }

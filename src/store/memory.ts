@@ -1,4 +1,4 @@
-import type { TokenStore } from '../token-store.js';
+import type { TokenStore } from './types.js';
 
 /**
  * A {@link TokenStore} in this process's memory, with expiry and the lock: for tests, and for sharing one token
@@ -26,9 +26,9 @@ export function createMemoryTokenStore(): TokenStore {
     async deleteIfEquals(key, value) {
       if (live(key) === value) entries.delete(key);
     },
-    async acquire(key, ttlSeconds) {
+    async acquire(key, ttlSeconds, owner) {
       if (live(key) !== undefined) return false;
-      entries.set(key, { value: 'locked', expiresAt: Date.now() + ttlSeconds * 1000 });
+      entries.set(key, { value: owner, expiresAt: Date.now() + ttlSeconds * 1000 });
       return true;
     },
   };

@@ -3,7 +3,9 @@
  * isolates start with a token instead of a token request. KV is eventually consistent and has no atomic
  * operation, so there is no lock; its minimum TTL is 60 seconds, and the client checks each record's own expiry.
  */
-import type { TokenStore } from '../token-store.js';
+import type { TokenStore } from './types.js';
+
+export type { TokenStore } from './types.js';
 
 /** What is used of a `KVNamespace` binding. */
 export interface KVNamespaceLike {

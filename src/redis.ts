@@ -1,3 +1,0 @@
-export { createRedisTokenStore } from './stores/redis.js';
-export type { IoRedisLike, NodeRedisLike } from './stores/redis.js';
-export type { TokenStore } from './token-store.js';

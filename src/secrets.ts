@@ -1,0 +1,88 @@
+/**
+ * Which client secret to send: a fixed list tried in order with the one that last worked first, or a provider
+ * function (a secrets manager) asked once per token round. Nothing here ever puts a secret's value in a message.
+ */
+import { WristbandM2MError } from './errors.js';
+
+/** One secret, a list tried in order, or a function returning either (sync or async), called once per token round. */
+export type ClientSecret =
+  | string
+  | readonly string[]
+  | (() => string | readonly string[] | Promise<string | readonly string[]>);
+
+/**
+ * What is wrong with `value` as a list of secrets, or `undefined` if it is usable: a non-empty string, or a
+ * non-empty array of distinct non-blank strings. The problem names positions, never values.
+ */
+export function secretListProblem(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.trim() === '' ? 'is blank' : undefined;
+  if (!Array.isArray(value)) return `is not a string or an array of strings (got ${typeName(value)})`;
+  if (value.length === 0) return 'is an empty list';
+  for (let index = 0; index < value.length; index++) {
+    const entry: unknown = value[index];
+    if (typeof entry !== 'string') return `has a non-string entry at index ${index} (got ${typeName(entry)})`;
+    if (entry.trim() === '') return `has a blank entry at index ${index}`;
+    const first = value.indexOf(entry);
+    if (first !== index) return `has the same secret at index ${first} and ${index}`;
+  }
+  return undefined;
+}
+
+/** The secrets of a list or a single string, as a list. Assumes {@link secretListProblem} found nothing. */
+export function asSecretList(value: string | readonly string[]): readonly string[] {
+  return typeof value === 'string' ? [value] : value;
+}
+
+/**
+ * The order in which to try `secrets`: the one equal to `lastWorked` first when the list still holds it, then the
+ * others in their configured order. Positions, so events can report where the working secret sits in the list.
+ */
+export function secretOrder(secrets: readonly string[], lastWorked: string | undefined): number[] {
+  const first = lastWorked === undefined ? -1 : secrets.indexOf(lastWorked);
+  const order = secrets.map((_, index) => index);
+  if (first > 0) order.unshift(...order.splice(first, 1));
+  return order;
+}
+
+/**
+ * Asks a secret provider for this round's secrets, bounded by `timeoutMs`. A throw, a rejection, a hang or an
+ * unusable answer becomes `CLIENT_SECRET_UNAVAILABLE`; the provider's error is reduced to its name, since its
+ * message may quote a secret.
+ */
+export async function callSecretProvider(
+  provider: () => string | readonly string[] | Promise<string | readonly string[]>,
+  timeoutMs: number,
+): Promise<readonly string[]> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable(`did not answer within tokenRequestTimeout (${timeoutMs / 1000} s)`)), timeoutMs);
+  });
+  let answer: unknown;
+  try {
+    answer = await Promise.race([new Promise((resolve) => resolve(provider())), timedOut]);
+  } catch (error) {
+    if (error instanceof WristbandM2MError) throw error;
+    throw unavailable('threw or rejected', { name: error instanceof Error ? error.name : typeName(error) });
+  } finally {
+    clearTimeout(timer);
+  }
+  const problem = secretListProblem(answer);
+  if (problem !== undefined) throw unavailable(`returned a value that ${problem}`);
+  return asSecretList(answer as string | readonly string[]);
+}
+
+function unavailable(problem: string, cause?: { name: string }): WristbandM2MError {
+  return new WristbandM2MError(
+    'CLIENT_SECRET_UNAVAILABLE',
+    `The clientSecret function ${problem}; no token request was sent. Check the secrets manager it reads.`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/** Names a value's type without ever showing it. */
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return type === 'object' || type === 'undefined' ? type : `a ${type}`;
+}
