@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
-import { createKVTokenStore, KV_MIN_TTL_SECONDS } from '../src/cloudflare-kv.js';
+import { createKVTokenStore, KV_MIN_TTL_SECONDS } from '../src/store/cloudflare-kv.js';
 import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -45,7 +45,7 @@ describe('createKVTokenStore in workerd', () => {
       token = (await (await first.dispatchFetch('http://worker/')).json()).token;
       expect(tokenServer.requestCount).toBe(1);
       const kv = await first.getKVNamespace('TOKENS');
-      const raw: string = await kv.get((await secretRecords(CLIENT_SECRET, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
+      const raw: string = await kv.get((await secretRecords(tokenServer.clientSecret, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
       expect(raw).toMatch(/^v1\./);
       expect(raw).not.toContain(token);
       expect(raw).not.toContain(tokenServer.clientSecret);

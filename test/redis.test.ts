@@ -8,7 +8,7 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createWristbandM2MClient } from '../src/index.js';
-import { createRedisTokenStore } from '../src/redis.js';
+import { createRedisTokenStore } from '../src/store/redis.js';
 import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 
@@ -64,10 +64,14 @@ describe.each([
       await store.set(key, 'value-2', 30);
       await store.delete(key);
       expect(await store.get(key)).toBeNull();
-      expect(await store.acquire?.(`${key}:lock`, 1)).toBe(true);
-      expect(await store.acquire?.(`${key}:lock`, 1)).toBe(false);
+      expect(await store.acquire?.(`${key}:lock`, 1, 'owner-a')).toBe(true);
+      expect(await store.acquire?.(`${key}:lock`, 1, 'owner-b')).toBe(false);
+      // The lock holds its owner's value, so only that owner's compare-and-delete releases it.
+      expect(await store.get(`${key}:lock`)).toBe('owner-a');
+      await store.deleteIfEquals?.(`${key}:lock`, 'owner-b');
+      expect(await store.get(`${key}:lock`)).toBe('owner-a');
       await new Promise((resolve) => setTimeout(resolve, 1_100));
-      expect(await store.acquire?.(`${key}:lock`, 1)).toBe(true);
+      expect(await store.acquire?.(`${key}:lock`, 1, 'owner-b')).toBe(true);
     } finally {
       await close();
     }
@@ -84,7 +88,7 @@ it('keeps in Redis a record that contains neither the token nor the secret', asy
       tokenStore: createRedisTokenStore(redis),
     });
     const token = await m2m.getToken();
-    const raw = await redis.get((await secretRecords(CLIENT_SECRET, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
+    const raw = await redis.get((await secretRecords(tokenServer.clientSecret, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
     expect(raw).toMatch(/^v1\./);
     expect(raw).not.toContain(token);
     expect(raw).not.toContain(tokenServer.clientSecret);
