@@ -27,14 +27,15 @@ export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
  * Authorization header the caller set: use plain `fetch` for requests that need other credentials.
  *
  * A 401 answer retires exactly the token that was sent (`client.clearToken(token)`, so concurrent 401s cause one
- * refresh) and the request is sent once more; a second 401 is returned as it is. Two exceptions return the 401
- * without a retry or retiring the token:
+ * refresh) and the request is sent once more; a second 401 is returned as it is. Three exceptions return the 401
+ * without a retry:
  * - its `WWW-Authenticate` Bearer challenge names an error other than `invalid_token`, such as `insufficient_scope`
  *   ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)): the token is fine, a new one would be
  *   refused alike, so it is not retired;
  * - this wrapper retired another token on a 401 less than {@link UNAUTHORIZED_RETIREMENT_INTERVAL_MS} ago: the token
- *   is kept, which bounds the token requests an always-401 API can cause.
- * A request whose body is a one-shot stream is not sent again: its 401 is returned.
+ *   is kept, which bounds the token requests an always-401 API can cause;
+ * - the request body is a one-shot stream: the token is retired (the next request gets a fresh one), but the body
+ *   cannot be sent twice.
  *
  * The caller's signal and every other option go to `fetchImpl` unchanged.
  *
@@ -71,8 +72,7 @@ export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchI
 
     const first = await send();
     if (first.response.status !== 401 || !rejectsToken(first.response)) return first.response;
-    if (!replayable) return first.response;
-    if (!retireOnUnauthorized(first.token)) return first.response;
+    if (!retireOnUnauthorized(first.token) || !replayable) return first.response;
     first.response.body?.cancel().catch(() => undefined);
     return (await send()).response;
   };

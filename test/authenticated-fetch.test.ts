@@ -37,6 +37,16 @@ const unauthorized = () => new HttpResponse(null, { status: 401 });
 const rejectsFirstToken = (_n: number, authorization: string | null) =>
   authorization === 'Bearer token-1' ? unauthorized() : HttpResponse.json({ ok: true });
 
+/** A one-shot stream body holding `text`. */
+const streamed = (text: string) =>
+  new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(text));
+      controller.close();
+    },
+  });
+const upload = (body: ReadableStream) => ({ method: 'POST', body, duplex: 'half' }) as RequestInit;
+
 describe('client.fetch', () => {
   it('sends the token as a Bearer credential, replacing a caller Authorization and keeping other headers', async () => {
     issuingEndpoint();
@@ -87,15 +97,6 @@ describe('client.fetch', () => {
     expect(log.count).toBe(200);
   });
 
-  const streamed = (text: string) =>
-    new ReadableStream({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode(text));
-        controller.close();
-      },
-    });
-  const upload = (body: ReadableStream) => ({ method: 'POST', body, duplex: 'half' }) as RequestInit;
-
   it('does not resend a one-shot stream body: the 401 is returned', async () => {
     const tokens = issuingEndpoint();
     const log = api(unauthorized);
@@ -104,6 +105,16 @@ describe('client.fetch', () => {
     expect(log.count).toBe(1);
     expect(new TextDecoder().decode(log.seen[0]?.body)).toBe('streamed');
     expect(tokens.count).toBe(1);
+  });
+
+  it('retires the token a one-shot stream upload got a 401 for, so the next upload sends a fresh one', async () => {
+    const tokens = issuingEndpoint();
+    const log = api(rejectsFirstToken);
+    const client = testClient();
+    expect((await client.fetch(API, upload(streamed('one')))).status).toBe(401);
+    expect((await client.fetch(API, upload(streamed('two')))).status).toBe(200);
+    expect(log.seen.map((s) => s.authorization)).toEqual(['Bearer token-1', 'Bearer token-2']);
+    expect(tokens.count).toBe(2);
   });
 
   const form = new FormData();
@@ -215,6 +226,14 @@ describe('401s that a new token cannot fix', () => {
     expect(tokens.count).toBe(2);
     // The first call retried once; every later 401 was returned without a retry.
     expect(log.count).toBe(51);
+  });
+
+  it('cost at most 2 token requests for 50 stream uploads to an always-401 API', async () => {
+    const tokens = issuingEndpoint();
+    api(unauthorized);
+    const client = testClient();
+    for (let i = 0; i < 50; i++) await client.fetch(API, upload(streamed(`part ${i}`)));
+    expect(tokens.count).toBe(2);
   });
 
   it('keep a healthy API working while another one rejects every token', async () => {
