@@ -4,7 +4,10 @@
  */
 import type { FetchImplementation, ResolvedConfig } from './config.js';
 import { clientDestroyed, WristbandM2MError } from './errors.js';
+import { basicAuthorization, credentialForms, redact, sanitizeError } from './redact.js';
 import { pause } from './timers.js';
+
+export { basicAuthorization, formUrlEncode } from './redact.js';
 
 /** Attempts per token request, the first included. Only 5xx answers are tried again. */
 export const MAX_ATTEMPTS = 3;
@@ -35,9 +38,9 @@ interface OAuthErrorBody {
 
 export function createTokenRequester(config: ResolvedConfig): TokenRequester {
   const authorization = basicAuthorization(config.clientId, config.clientSecret);
-  // Server-provided text goes into error messages; a misbehaving proxy could echo the credentials back in it.
-  const credentials = [config.clientSecret, authorization, formUrlEncode(config.clientSecret)];
-  const redact = redactor(credentials);
+  // Server-provided text and foreign errors reach our errors; a misbehaving proxy or fetch could echo the credentials.
+  // Every form of every secret in use belongs here, so one that comes into use later is appended to this array.
+  const credentials = credentialForms(config.clientId, config.clientSecret);
   const init = {
     method: 'POST',
     headers: {
@@ -73,7 +76,7 @@ export function createTokenRequester(config: ResolvedConfig): TokenRequester {
       return new WristbandM2MError(
         'TOKEN_ENDPOINT_UNREACHABLE',
         `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
-        { attempts: attempt, cause: withheldIfMentioning(cause, credentials) },
+        { attempts: attempt, cause: sanitizeError(cause, credentials) },
       );
     };
 
@@ -105,7 +108,7 @@ export function createTokenRequester(config: ResolvedConfig): TokenRequester {
         }
         return { ...token, sentAt, attempts: attempt };
       }
-      const oauth = parseOAuthError(text, redact);
+      const oauth = parseOAuthError(text, (value) => redact(value, credentials));
       throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', httpErrorMessage(response, oauth, attempt), {
         status: response.status,
         ...oauth,
@@ -133,39 +136,6 @@ export function createTokenRequester(config: ResolvedConfig): TokenRequester {
 
 function isRetryable(error: unknown): boolean {
   return error instanceof WristbandM2MError && error.status !== undefined && error.status >= 500;
-}
-
-/**
- * `Basic base64(urlencode(id) ":" urlencode(secret))`: RFC 6749 §2.3.1 form-encodes both parts first, which also
- * keeps `btoa` to ASCII input whatever characters the credentials hold.
- */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
-  return `Basic ${btoa(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`)}`;
-}
-
-/** `application/x-www-form-urlencoded` encoding of one value (spaces become `+`), as RFC 6749 Appendix B asks. */
-export function formUrlEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
-function redactor(secrets: string[]): (text: string) => string {
-  return (text) => secrets.reduce((out, secret) => out.split(secret).join('[REDACTED]'), text);
-}
-
-/**
- * The error a fetch implementation threw, unless it mentions the credentials: a custom fetch or an interceptor may
- * attach the request (Authorization header included) to its errors, and a `cause` is logged as often as a message.
- */
-function withheldIfMentioning(cause: unknown, credentials: string[]): unknown {
-  let text = String(cause);
-  try {
-    text += JSON.stringify(cause) + String((cause as { cause?: unknown } | null)?.cause);
-  } catch {
-    // a circular cause still has its message checked
-  }
-  return credentials.some((secret) => text.includes(secret))
-    ? new Error('The fetch implementation failed with an error that mentioned the client credentials; it was withheld.')
-    : cause;
 }
 
 class ResponseTooLarge extends Error {}
