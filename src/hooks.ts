@@ -58,7 +58,7 @@ export function callHook<T>(hook: ((event: T) => unknown) | undefined, event: T)
 /**
  * Marks any thenable's rejection as handled. `instanceof Promise` is not enough: a promise made in another realm (a
  * `vm` context, some test runners, an iframe) or a custom thenable is not an instance of this realm's `Promise`, and
- * its rejection would exit a Node process. A `then` getter or method that throws is caught by the caller.
+ * its rejection would crash a Node app. A `then` getter or method that throws is caught by the caller.
  */
 function ignoreRejection(value: unknown): void {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;

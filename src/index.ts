@@ -1,4 +1,4 @@
-export { createAuthenticatedFetch, UNAUTHORIZED_RETIREMENT_INTERVAL_MS } from './authenticated-fetch.js';
+export { createAuthenticatedFetch } from './authenticated-fetch.js';
 export type { TokenSource } from './authenticated-fetch.js';
 export { createWristbandM2MClient } from './client.js';
 export type { GetTokenOptions, WristbandM2MClient, WristbandM2MClientState } from './client.js';
