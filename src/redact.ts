@@ -75,14 +75,7 @@ function redactionPattern(forms: readonly string[]): RegExp | undefined {
 }
 
 /** Copies keep the built-in subclass, so `cause instanceof TypeError` (how fetch reports network errors) still works. */
-const BUILT_IN_ERRORS: Record<string, ErrorConstructor> = {
-  EvalError,
-  RangeError,
-  ReferenceError,
-  SyntaxError,
-  TypeError,
-  URIError,
-};
+const BUILT_IN_ERROR = /^(Eval|Range|Reference|Syntax|Type|URI)Error$/;
 
 /**
  * A new error holding only what is safe to log from `error`: its `name`, its `code` when that is a string, its
@@ -99,9 +92,10 @@ export function sanitizeError(error: unknown, forms: readonly string[]): Error {
 
 function sanitizeLevel(error: unknown, forms: readonly string[], levels: number): Error {
   const name = stringProperty(error, 'name') ?? 'Error';
-  const message = stringProperty(error, 'message') ?? (isObject(error) ? '' : safeString(error));
+  // A primitive's String() cannot throw (a symbol's included); an object's could, so it is not called.
+  const message = stringProperty(error, 'message') ?? (isObject(error) ? '' : String(error));
   const cause = isObject(error) && levels > 1 ? readProperty(error, 'cause') : undefined;
-  const Constructor = BUILT_IN_ERRORS[name] ?? Error;
+  const Constructor: ErrorConstructor = BUILT_IN_ERROR.test(name) ? (globalThis as unknown as Record<string, ErrorConstructor>)[name]! : Error;
   const copy = new Constructor(redact(message, forms), cause === undefined ? undefined : { cause: sanitizeLevel(cause, forms, levels - 1) });
   if (Constructor === Error) copy.name = redact(name, forms);
   const code = stringProperty(error, 'code');
@@ -129,12 +123,4 @@ function readProperty(value: unknown, key: string): unknown {
 function stringProperty(value: unknown, key: string): string | undefined {
   const property = readProperty(value, key);
   return typeof property === 'string' ? property : undefined;
-}
-
-function safeString(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return '';
-  }
 }
