@@ -102,9 +102,8 @@ export interface Challenge {
   params: Record<string, string>;
 }
 
-const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
-const SPACE = /[ \t]*/y;
-const QUOTED = /"((?:[^"\\]|\\.)*)"/y;
+/** One challenge's scheme (a bare token), or one `name=value` parameter, its value a quoted string or a token. */
+const CHALLENGE_PART = /([!#$%&'*+\-.^`|~\w]+)[ \t]*(?:=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+\-.^`|~\w]*)))?/g;
 
 /**
  * Parses a `WWW-Authenticate` value ([RFC 9110 §11.6.1](https://www.rfc-editor.org/rfc/rfc9110#section-11.6.1)):
@@ -114,30 +113,10 @@ const QUOTED = /"((?:[^"\\]|\\.)*)"/y;
  */
 export function parseChallenges(header: string): Challenge[] {
   const challenges: Challenge[] = [];
-  let position = 0;
-  const match = (pattern: RegExp): RegExpExecArray | null => {
-    pattern.lastIndex = position;
-    const found = pattern.exec(header);
-    if (found !== null) position = pattern.lastIndex;
-    return found;
-  };
-  while (position < header.length) {
-    const name = match(TOKEN)?.[0];
-    if (name === undefined) {
-      position++; // a comma, a space or a character no grammar rule allows
-      continue;
-    }
-    match(SPACE);
-    if (header[position] !== '=') {
-      challenges.push({ scheme: name.toLowerCase(), params: {} });
-      continue;
-    }
-    position++;
-    match(SPACE);
-    const quoted = match(QUOTED);
-    const value = quoted !== null ? (quoted[1] ?? '').replace(/\\(.)/g, '$1') : (match(TOKEN)?.[0] ?? '');
+  for (const [, name = '', quoted, bare] of header.matchAll(CHALLENGE_PART)) {
     const current = challenges.at(-1);
-    if (current !== undefined) current.params[name.toLowerCase()] = value;
+    if (quoted === undefined && bare === undefined) challenges.push({ scheme: name.toLowerCase(), params: {} });
+    else if (current !== undefined) current.params[name.toLowerCase()] = quoted?.replace(/\\(.)/g, '$1') ?? bare ?? '';
   }
   return challenges;
 }

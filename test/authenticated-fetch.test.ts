@@ -1,7 +1,7 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
-import { parseChallenges, rejectsToken } from '../src/authenticated-fetch.js';
-import { createAuthenticatedFetch, UNAUTHORIZED_RETIREMENT_INTERVAL_MS, WristbandM2MError } from '../src/index.js';
+import { parseChallenges, rejectsToken, UNAUTHORIZED_RETIREMENT_INTERVAL_MS } from '../src/authenticated-fetch.js';
+import { createAuthenticatedFetch, WristbandM2MError } from '../src/index.js';
 import { issuingEndpoint, mswServer, oauthError, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
 
 useMsw();
