@@ -46,11 +46,20 @@ export function credentialForms(clientId: string, clientSecret: string): string[
   const forms = [
     clientSecret,
     formUrlEncode(clientSecret),
-    encodeURIComponent(clientSecret),
+    percentEncode(clientSecret),
     JSON.stringify(clientSecret).slice(1, -1),
     basicCredentials(clientId, clientSecret),
   ];
   return [...new Set(forms)].filter((form) => form !== '');
+}
+
+/** `encodeURIComponent`, or nothing for a string it refuses (a lone surrogate), which then cannot leak that way. */
+function percentEncode(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return '';
+  }
 }
 
 /**

@@ -27,6 +27,12 @@ describe('credentialForms', () => {
     ]);
   });
 
+  it('accepts a secret encodeURIComponent refuses (a lone surrogate) and still redacts it', () => {
+    const secret = 'long-secret-\ud800-tail';
+    const forms = credentialForms(ID, secret);
+    expect(redact(`got ${secret}`, forms)).toBe(`got ${REDACTED}`);
+  });
+
   it('leaves out duplicates and empty strings', () => {
     expect(credentialForms('id', 'plainsecret')).toEqual(['plainsecret', btoa('id:plainsecret')]);
     expect(credentialForms('', '')).toEqual([btoa(':')]);
