@@ -1,7 +1,7 @@
 /**
  * A `fetch` that sends the client's token as a Bearer credential
  * ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)) and, when the server answers 401, retires
- * that token and tries once more with a fresh one.
+ * that token and tries once more with a fresh one, at most once per {@link UNAUTHORIZED_RETIREMENT_INTERVAL_MS}.
  */
 import type { FetchImplementation } from './config.js';
 import { WristbandM2MError } from './errors.js';
@@ -13,11 +13,31 @@ export interface TokenSource {
 }
 
 /**
+ * After an authenticated fetch retires a token because of a 401, it retires no other token because of a 401 for this
+ * long, in ms: such a 401 is returned to the caller with no retry. An API that rejects every token (a wrong audience,
+ * a misconfigured gateway) therefore costs at most one token request per 30 s, instead of one per call, which would
+ * get the whole client throttled at Wristband and break its calls to healthy APIs. A 401 for the very token already
+ * retired (concurrent requests that sent it) is still retried with the current token, which costs no token request.
+ * @default 30_000
+ */
+export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
+
+/**
  * Wraps `fetchImpl` so every request carries `Authorization: Bearer <token>` from `client`, replacing any
- * Authorization header the caller set: use plain `fetch` for requests that need other credentials. A 401 answer
- * retires exactly the token that was sent (`client.clearToken(token)`, so concurrent 401s cause one refresh) and
- * the request is sent once more; a second 401 is returned as it is. A request whose body is a one-shot stream is not
- * sent again: its 401 is returned. The caller's signal and every other option go to `fetchImpl` unchanged.
+ * Authorization header the caller set: use plain `fetch` for requests that need other credentials.
+ *
+ * A 401 answer retires exactly the token that was sent (`client.clearToken(token)`, so concurrent 401s cause one
+ * refresh) and the request is sent once more; a second 401 is returned as it is. Three exceptions return the 401
+ * without a retry:
+ * - its `WWW-Authenticate` Bearer challenge names an error other than `invalid_token`, such as `insufficient_scope`
+ *   ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)): the token is fine, a new one would be
+ *   refused alike, so it is not retired;
+ * - this wrapper retired another token on a 401 less than {@link UNAUTHORIZED_RETIREMENT_INTERVAL_MS} ago: the token
+ *   is kept, which bounds the token requests an always-401 API can cause;
+ * - the request body is a one-shot stream: the token is retired (the next request gets a fresh one), but the body
+ *   cannot be sent twice.
+ *
+ * The caller's signal and every other option go to `fetchImpl` unchanged.
  *
  * @param fetchImpl The fetch to send requests with. @default globalThis.fetch, looked up at each request
  * @example
@@ -25,6 +45,19 @@ export interface TokenSource {
  * const openai = new OpenAI({ fetch: authedFetch, baseURL: 'https://llm-gateway.internal.example/v1' });
  */
 export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchImplementation): FetchImplementation {
+  // Per wrapper: `client.fetch` is built from a fresh `{ getToken, clearToken }`, so no identity ties wrappers together.
+  let lastRetirement: { token: string; at: number } | undefined;
+
+  /** Whether a 401 for `token` may trigger a retry, retiring `token` first when it is still the current one. */
+  function retireOnUnauthorized(token: string): boolean {
+    if (token === lastRetirement?.token) return true;
+    const now = Date.now();
+    if (lastRetirement !== undefined && withinInterval(now - lastRetirement.at)) return false;
+    lastRetirement = { token, at: now };
+    client.clearToken(token);
+    return true;
+  }
+
   return async function authenticatedFetch(input, init) {
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     const replayable = canReplay(input, init);
@@ -38,11 +71,54 @@ export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchI
     };
 
     const first = await send();
-    if (first.response.status !== 401 || !replayable) return first.response;
-    client.clearToken(first.token);
+    if (first.response.status !== 401 || !rejectsToken(first.response)) return first.response;
+    if (!retireOnUnauthorized(first.token) || !replayable) return first.response;
     first.response.body?.cancel().catch(() => undefined);
     return (await send()).response;
   };
+}
+
+/** A clock stepped backwards ends the interval rather than stretching it. */
+function withinInterval(elapsedMs: number): boolean {
+  return elapsedMs >= 0 && elapsedMs < UNAUTHORIZED_RETIREMENT_INTERVAL_MS;
+}
+
+/**
+ * Whether a 401 says the token itself is bad: yes unless a Bearer challenge names an error and none of the named
+ * errors is `invalid_token`. No header, a bare `Bearer` or `Bearer realm="..."` count as a rejected token.
+ */
+export function rejectsToken(response: Response): boolean {
+  const header = response.headers.get('www-authenticate');
+  if (header === null) return true;
+  const errors = parseChallenges(header)
+    .filter((challenge) => challenge.scheme === 'bearer')
+    .flatMap((challenge) => challenge.params.error?.toLowerCase() ?? []);
+  return errors.length === 0 || errors.includes('invalid_token');
+}
+
+/** One challenge of a `WWW-Authenticate` value; scheme and parameter names lower-cased, as both are case-insensitive. */
+export interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/** One challenge's scheme (a bare token), or one `name=value` parameter, its value a quoted string or a token. */
+const CHALLENGE_PART = /([!#$%&'*+\-.^`|~\w]+)[ \t]*(?:=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+\-.^`|~\w]*)))?/g;
+
+/**
+ * Parses a `WWW-Authenticate` value ([RFC 9110 §11.6.1](https://www.rfc-editor.org/rfc/rfc9110#section-11.6.1)):
+ * a comma-separated list of challenges, each a scheme then `name=value` parameters, values a token or a quoted
+ * string. Several headers arrive joined with `, `, which is the same list. Anything it cannot read (a token68
+ * credential, stray characters) is skipped rather than failing: a malformed header must not throw in a fetch.
+ */
+export function parseChallenges(header: string): Challenge[] {
+  const challenges: Challenge[] = [];
+  for (const [, name = '', quoted, bare] of header.matchAll(CHALLENGE_PART)) {
+    const current = challenges.at(-1);
+    if (quoted === undefined && bare === undefined) challenges.push({ scheme: name.toLowerCase(), params: {} });
+    else if (current !== undefined) current.params[name.toLowerCase()] = quoted?.replace(/\\(.)/g, '$1') ?? bare ?? '';
+  }
+  return challenges;
 }
 
 /** Waits for a token the way fetch waits for anything: an abort rejects with the signal's own reason. */

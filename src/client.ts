@@ -9,7 +9,7 @@ import { type FetchImplementation, type ResolvedConfig, resolveConfig, type Wris
 import { clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
 import { backoffMs, type TokenPhase, tokenPhase, type TokenSchedule, tokenSchedule } from './lifecycle.js';
-import { credentialForms, redact } from './redact.js';
+import { credentialForms } from './redact.js';
 import { callSecretProvider, secretOrder } from './secrets.js';
 import { createSharedCache, type HeldLock, LOCK_POLL_MS, type SharedCache, type StoredToken } from './store/shared-cache.js';
 import { startUnrefInterval } from './timers.js';
@@ -429,7 +429,7 @@ class TokenCache {
   }
 
   tokenRequester(): TokenRequester {
-    return (this.requester ??= createTokenRequester(this.settings, (text) => redact(text, this.credentials)));
+    return (this.requester ??= createTokenRequester(this.settings, this.credentials));
   }
 
   sharedCache(): SharedCache | undefined {

@@ -13,8 +13,11 @@
  * - `CLIENT_DESTROYED`: `destroy()` was called on the client.
  * - `TOKEN_STORE_ERROR`: a `tokenStore` call failed or was too slow. Only ever passed to `onTokenStoreError`:
  *   a store failure is a cache miss, never a failed `getToken()`.
- * - `CLIENT_SECRET_UNAVAILABLE`: a `clientSecret` function threw, rejected, took longer than `tokenRequestTimeout`
- *   or returned something that is not a secret or a list of them; `cause` keeps only the error's name.
+ * - `CLIENT_SECRET_UNAVAILABLE`: a `clientSecret` provider function threw, rejected, timed out or returned something
+ *   unusable; `cause` keeps only the provider error's name.
+ *
+ * `instanceof WristbandM2MError` also holds for errors from another copy of this package (the CommonJS and ESM builds
+ * loaded side by side), but `code` stays the way to tell failures apart.
  */
 export type WristbandM2MErrorCode =
   | 'INVALID_CONFIG'
@@ -38,17 +41,26 @@ export interface WristbandM2MErrorDetails {
   /** Token requests sent before giving up. */
   attempts?: number;
   /**
-   * How long until the client asks the token endpoint again, in ms: set while it backs off after failed rounds or
-   * honours a `Retry-After` answer.
+   * How long until the client will ask the token endpoint again, in ms, when it is backing off after failures or
+   * honouring a Retry-After; undefined otherwise.
    */
-  retryAfterMs?: number;
+  retryAfterMs?: number | undefined;
   /** The underlying failure (a network error, an abort reason, a JSON syntax error). */
   cause?: unknown;
 }
 
 /**
+ * Marks errors of this class in every copy of the package. `Symbol.for` keys live in the runtime's global registry,
+ * so the CommonJS and the ESM build (both loaded by an app that mixes `require` and `import`) share this one.
+ */
+const BRAND = Symbol.for('@wristband/typescript-m2m-auth:WristbandM2MError');
+
+/**
  * The only error type the client raises. Its message says what to do; its `code` is stable across releases.
  * It never holds the client secret or the `Authorization` header, in any property, message or `cause`.
+ *
+ * `error instanceof WristbandM2MError` is true for an error from any copy of this package (the CommonJS and ESM
+ * builds each define the class), because the check looks for a shared brand rather than this exact constructor.
  */
 export class WristbandM2MError extends Error {
   override readonly name = 'WristbandM2MError';
@@ -57,7 +69,26 @@ export class WristbandM2MError extends Error {
   readonly error: string | undefined;
   readonly errorDescription: string | undefined;
   readonly attempts: number | undefined;
+  /**
+   * How long until the client will ask the token endpoint again, in ms, when it is backing off after failures or
+   * honouring a Retry-After; undefined otherwise.
+   */
   readonly retryAfterMs: number | undefined;
+
+  // On the prototype, so it is in no own property, JSON or spread of an error, and not in the type: a typed
+  // `unique symbol` member would make the .d.ts and .d.cts declarations of this class unassignable to each other.
+  static {
+    Object.defineProperty(this.prototype, BRAND, { value: true });
+  }
+
+  /**
+   * Recognises errors from any copy of the package by their brand. A subclass keeps the ordinary prototype check,
+   * since the brand says nothing about which subclass made an error.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== WristbandM2MError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
 
   constructor(code: WristbandM2MErrorCode, message: string, details: WristbandM2MErrorDetails = {}) {
     super(message, 'cause' in details ? { cause: details.cause } : undefined);

@@ -59,9 +59,19 @@ export interface TokenRefreshFailedEvent {
 export function callHook<T>(hook: ((event: T) => unknown) | undefined, event: T): void {
   if (hook === undefined) return;
   try {
-    const result = hook(event);
-    if (result instanceof Promise) result.catch(() => undefined);
+    ignoreRejection(hook(event));
   } catch {
     // see above
   }
+}
+
+/**
+ * Marks any thenable's rejection as handled. `instanceof Promise` is not enough: a promise made in another realm (a
+ * `vm` context, some test runners, an iframe) or a custom thenable is not an instance of this realm's `Promise`, and
+ * its rejection would crash a Node app. A `then` getter or method that throws is caught by the caller.
+ */
+function ignoreRejection(value: unknown): void {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
+  const then: unknown = (value as { then?: unknown }).then;
+  if (typeof then === 'function') then.call(value, undefined, () => undefined);
 }

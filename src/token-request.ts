@@ -5,7 +5,10 @@
 import type { FetchImplementation, ResolvedConfig } from './config.js';
 import { clientDestroyed, WristbandM2MError, type WristbandM2MErrorDetails } from './errors.js';
 import { parseRetryAfter } from './lifecycle.js';
+import { basicAuthorization, redact, sanitizeError } from './redact.js';
 import { pause } from './timers.js';
+
+export { basicAuthorization, formUrlEncode } from './redact.js';
 
 /** Attempts per token request, the first included. Only 5xx answers are tried again. */
 export const MAX_ATTEMPTS = 3;
@@ -42,7 +45,11 @@ interface OAuthErrorBody {
   errorDescription?: string;
 }
 
-export function createTokenRequester(config: ResolvedConfig, redact: (text: string) => string): TokenRequester {
+/**
+ * Makes the round runner. `credentials` holds every form of every secret in use (the caller appends the forms of
+ * secrets a provider returns): server text and foreign errors are scrubbed of all of them before reaching an error.
+ */
+export function createTokenRequester(config: ResolvedConfig, credentials: readonly string[]): TokenRequester {
   const timeoutMs = config.requestTimeoutMs;
 
   async function attemptOnce(secret: string, attempt: number, signal: AbortSignal): Promise<Omit<IssuedToken, 'secretIndex'>> {
@@ -106,7 +113,7 @@ export function createTokenRequester(config: ResolvedConfig, redact: (text: stri
       }
       return { ...token, sentAt, sentAtMono, attempts: attempt };
     }
-    const oauth = parseOAuthError(text, redact);
+    const oauth = parseOAuthError(text, (value) => redact(value, credentials));
     const retryAfterMs =
       response.status === 429 || response.status === 503
         ? parseRetryAfter(response.headers.get('retry-after'), Date.now())
@@ -123,7 +130,7 @@ export function createTokenRequester(config: ResolvedConfig, redact: (text: stri
     return new WristbandM2MError(
       'TOKEN_ENDPOINT_UNREACHABLE',
       `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
-      { attempts: attempt, cause: withheldIfMentioning(cause, redact) },
+      { attempts: attempt, cause: sanitizeError(cause, credentials) },
     );
   }
 
@@ -201,35 +208,6 @@ function allSecretsRejected(last: WristbandM2MError, count: number): WristbandM2
 /** The error for a round cut short by `signal`: its reason when it is one of ours, else `CLIENT_DESTROYED`. */
 function clientAborted(signal: AbortSignal): WristbandM2MError {
   return signal.reason instanceof WristbandM2MError ? signal.reason : clientDestroyed();
-}
-
-/**
- * `Basic base64(urlencode(id) ":" urlencode(secret))`: RFC 6749 §2.3.1 form-encodes both parts first, which also
- * keeps `btoa` to ASCII input whatever characters the credentials hold.
- */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
-  return `Basic ${btoa(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`)}`;
-}
-
-/** `application/x-www-form-urlencoded` encoding of one value (spaces become `+`), as RFC 6749 Appendix B asks. */
-export function formUrlEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
-/**
- * The error a fetch implementation threw, unless it mentions the credentials: a custom fetch or an interceptor may
- * attach the request (Authorization header included) to its errors, and a `cause` is logged as often as a message.
- */
-function withheldIfMentioning(cause: unknown, redact: (text: string) => string): unknown {
-  let text = String(cause);
-  try {
-    text += JSON.stringify(cause) + String((cause as { cause?: unknown } | null)?.cause);
-  } catch {
-    // a circular cause still has its message checked
-  }
-  return redact(text) !== text
-    ? new Error('The fetch implementation failed with an error that mentioned the client credentials; it was withheld.')
-    : cause;
 }
 
 class ResponseTooLarge extends Error {}

@@ -1,5 +1,6 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
+import { parseChallenges, rejectsToken, UNAUTHORIZED_RETIREMENT_INTERVAL_MS } from '../src/authenticated-fetch.js';
 import { createAuthenticatedFetch, WristbandM2MError } from '../src/index.js';
 import { issuingEndpoint, mswServer, oauthError, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
 
@@ -35,6 +36,16 @@ const unauthorized = () => new HttpResponse(null, { status: 401 });
 /** 401 for the first token, 200 for any other. */
 const rejectsFirstToken = (_n: number, authorization: string | null) =>
   authorization === 'Bearer token-1' ? unauthorized() : HttpResponse.json({ ok: true });
+
+/** A one-shot stream body holding `text`. */
+const streamed = (text: string) =>
+  new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(text));
+      controller.close();
+    },
+  });
+const upload = (body: ReadableStream) => ({ method: 'POST', body, duplex: 'half' }) as RequestInit;
 
 describe('client.fetch', () => {
   it('sends the token as a Bearer credential, replacing a caller Authorization and keeping other headers', async () => {
@@ -86,20 +97,24 @@ describe('client.fetch', () => {
     expect(log.count).toBe(200);
   });
 
-  it('does not retry a one-shot stream body: the 401 is returned', async () => {
+  it('does not resend a one-shot stream body: the 401 is returned', async () => {
     const tokens = issuingEndpoint();
     const log = api(unauthorized);
-    const body = new ReadableStream({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode('streamed'));
-        controller.close();
-      },
-    });
-    const response = await testClient().fetch(API, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    const response = await testClient().fetch(API, upload(streamed('streamed')));
     expect(response.status).toBe(401);
     expect(log.count).toBe(1);
     expect(new TextDecoder().decode(log.seen[0]?.body)).toBe('streamed');
     expect(tokens.count).toBe(1);
+  });
+
+  it('retires the token a one-shot stream upload got a 401 for, so the next upload sends a fresh one', async () => {
+    const tokens = issuingEndpoint();
+    const log = api(rejectsFirstToken);
+    const client = testClient();
+    expect((await client.fetch(API, upload(streamed('one')))).status).toBe(401);
+    expect((await client.fetch(API, upload(streamed('two')))).status).toBe(200);
+    expect(log.seen.map((s) => s.authorization)).toEqual(['Bearer token-1', 'Bearer token-2']);
+    expect(tokens.count).toBe(2);
   });
 
   const form = new FormData();
@@ -197,5 +212,117 @@ describe('clearToken(token)', () => {
     client.clearToken(second);
     expect(await client.getToken()).toBe('token-3');
     expect(tokens.count).toBe(3);
+  });
+});
+
+describe('401s that a new token cannot fix', () => {
+  it('cost at most 2 token requests for 50 calls to an always-401 API, and the 401 reaches the caller', async () => {
+    const tokens = issuingEndpoint();
+    const log = api(unauthorized);
+    const client = testClient();
+    const statuses: number[] = [];
+    for (let i = 0; i < 50; i++) statuses.push((await client.fetch(API)).status);
+    expect(statuses.every((status) => status === 401)).toBe(true);
+    expect(tokens.count).toBe(2);
+    // The first call retried once; every later 401 was returned without a retry.
+    expect(log.count).toBe(51);
+  });
+
+  it('cost at most 2 token requests for 50 stream uploads to an always-401 API', async () => {
+    const tokens = issuingEndpoint();
+    api(unauthorized);
+    const client = testClient();
+    for (let i = 0; i < 50; i++) await client.fetch(API, upload(streamed(`part ${i}`)));
+    expect(tokens.count).toBe(2);
+  });
+
+  it('keep a healthy API working while another one rejects every token', async () => {
+    const tokens = issuingEndpoint();
+    api(unauthorized);
+    const healthy = 'https://healthy.example.com/';
+    mswServer.use(http.get(healthy, () => HttpResponse.json({ ok: true })));
+    const client = testClient();
+    for (let i = 0; i < 20; i++) {
+      await client.fetch(API);
+      expect((await client.fetch(healthy)).status).toBe(200);
+    }
+    expect(tokens.count).toBe(2);
+  });
+
+  it(`retire a token again once ${UNAUTHORIZED_RETIREMENT_INTERVAL_MS / 1000} s have passed since the last 401-driven retirement`, async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const tokens = issuingEndpoint();
+      const log = api(unauthorized);
+      const client = testClient();
+      await client.fetch(API); // retires token-1, retries with token-2
+      vi.advanceTimersByTime(UNAUTHORIZED_RETIREMENT_INTERVAL_MS - 1);
+      await client.fetch(API); // token-2 is kept
+      expect(tokens.count).toBe(2);
+      vi.advanceTimersByTime(1);
+      await client.fetch(API); // retires token-2, retries with token-3
+      expect(tokens.count).toBe(3);
+      expect(log.seen.map((s) => s.authorization)).toEqual(['Bearer token-1', 'Bearer token-2', 'Bearer token-2', 'Bearer token-2', 'Bearer token-3']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it.each([
+    'Bearer error="insufficient_scope"',
+    'bearer realm="api", error="insufficient_scope", scope="reports:read"',
+    'BEARER error=insufficient_scope',
+    'Basic realm="legacy", Bearer error="invalid_request", error_description="missing \\"tenant\\", see docs"',
+  ])('do not retire the token when WWW-Authenticate is %s: the 401 is returned', async (challenge) => {
+    const tokens = issuingEndpoint();
+    const log = api(() => new HttpResponse(null, { status: 401, headers: { 'WWW-Authenticate': challenge } }));
+    const client = testClient();
+    expect((await client.fetch(API)).status).toBe(401);
+    expect(log.count).toBe(1);
+    expect(await client.getToken()).toBe('token-1');
+    expect(tokens.count).toBe(1);
+  });
+
+  it('still retire on a 401 whose Bearer challenge says invalid_token, among other challenges', async () => {
+    issuingEndpoint();
+    mswServer.use(
+      http.get(API, ({ request }) => {
+        const headers = new Headers();
+        headers.append('WWW-Authenticate', 'Basic realm="x"');
+        headers.append('WWW-Authenticate', 'Bearer realm="api", error="invalid_token", error_description="expired"');
+        return request.headers.get('authorization') === 'Bearer token-1'
+          ? new HttpResponse(null, { status: 401, headers })
+          : HttpResponse.json({});
+      }),
+    );
+    expect((await testClient().fetch(API)).status).toBe(200);
+  });
+});
+
+describe('WWW-Authenticate parsing', () => {
+  it('reads schemes and parameters case-insensitively, quoted or not, across challenges', () => {
+    expect(parseChallenges('Basic realm="a, b", BEARER Error=insufficient_scope , scope="x \\"y\\""')).toEqual([
+      { scheme: 'basic', params: { realm: 'a, b' } },
+      { scheme: 'bearer', params: { error: 'insufficient_scope', scope: 'x "y"' } },
+    ]);
+  });
+
+  it('skips what it cannot read without throwing', () => {
+    expect(() => parseChallenges('Negotiate abc/def==, "=,= Bearer error="unterminated')).not.toThrow();
+    expect(parseChallenges('')).toEqual([]);
+  });
+
+  it.each<[string | null, boolean]>([
+    [null, true],
+    ['Bearer', true],
+    ['Bearer realm="api"', true],
+    ['Bearer error="invalid_token"', true],
+    ['Bearer error="INVALID_TOKEN"', true],
+    ['Basic error="insufficient_scope"', true],
+    ['Bearer error="insufficient_scope"', false],
+    ['Bearer error="invalid_request"', false],
+  ])('WWW-Authenticate %s means the token is rejected: %s', (header, rejected) => {
+    const headers: Record<string, string> = header === null ? {} : { 'WWW-Authenticate': header };
+    expect(rejectsToken(new Response(null, { status: 401, headers }))).toBe(rejected);
   });
 });

@@ -1,3 +1,5 @@
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { runInNewContext } from 'node:vm';
 import { http, HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { callHook } from '../src/hooks.js';
@@ -119,6 +121,40 @@ describe('refresh hooks', () => {
     } finally {
       process.off('unhandledRejection', unhandled);
     }
+  });
+
+  /** A rejected promise made in another realm: not `instanceof Promise` here. */
+  const foreignRejection = (): PromiseLike<never> => runInNewContext('Promise.reject(new Error("vm logger down"))');
+
+  it.each<[string, () => unknown]>([
+    ['a promise from another realm', foreignRejection],
+    [
+      'a thenable',
+      () => {
+        const rejection = foreignRejection();
+        return { then: rejection.then.bind(rejection) };
+      },
+    ],
+  ])('callHook swallows the rejection of %s returned by a hook', async (_kind, hook) => {
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      callHook(hook, {});
+      await nextMacrotask();
+      await nextMacrotask();
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
+
+  it('callHook survives a hook result whose then getter throws', () => {
+    const hostile = () => ({
+      get then(): never {
+        throw new Error('hostile');
+      },
+    });
+    expect(() => callHook(hostile, {})).not.toThrow();
   });
 
   it('callHook ignores a missing hook', () => {

@@ -8,7 +8,8 @@ import { CLIENT_ID, CLIENT_SECRET, onTokenEndpoint, settle, testClient, useMsw }
 useMsw();
 
 const AUTHORIZATION = basicAuthorization(CLIENT_ID, CLIENT_SECRET);
-const FORBIDDEN = [CLIENT_SECRET, AUTHORIZATION, AUTHORIZATION.slice('Basic '.length), formUrlEncode(CLIENT_SECRET)];
+const BASE64 = AUTHORIZATION.slice('Basic '.length);
+const FORBIDDEN = [CLIENT_SECRET, AUTHORIZATION, BASE64, formUrlEncode(CLIENT_SECRET)];
 
 /** Every way an error is commonly turned into text: message, stack, cause chain, JSON, util.inspect. */
 function renderings(value: unknown): string[] {
@@ -73,10 +74,48 @@ describe('the client secret never leaks', () => {
     expectNoSecret(error);
   });
 
-  it('keeps an ordinary network error as the cause', async () => {
-    const plain = new TypeError('fetch failed');
+  it('not in a cause two levels deep in the fetch implementation’s error', async () => {
+    const deep = new TypeError('fetch failed', { cause: new Error('socket closed', { cause: new Error(`while sending ${AUTHORIZATION}`) }) });
+    const { error } = await settle(testClient({ fetch: () => Promise.reject(deep) }).getToken());
+    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_UNREACHABLE', cause: { message: 'fetch failed', cause: { message: 'socket closed' } } });
+    expectNoSecret(error);
+  });
+
+  it('not in a Request or Headers attached to the fetch implementation’s error (JSON renders them as {})', async () => {
+    const leaky = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      throw Object.assign(new TypeError('fetch failed'), { request: new Request(url, init), headers: new Headers(init?.headers) });
+    };
+    const { error } = await settle(testClient({ fetch: leaky }).getToken());
+    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_UNREACHABLE', cause: { name: 'TypeError', message: 'fetch failed' } });
+    expect((error as Error).cause).not.toHaveProperty('request');
+    expectNoSecret(error);
+  });
+
+  it('not in an error_description echoing the bare base64 credentials', async () => {
+    onTokenEndpoint(() => HttpResponse.json({ error: 'invalid_client', error_description: `bad credentials ${BASE64}` }, { status: 401 }));
+    const { error } = await settle(testClient().getToken());
+    expect(error).toMatchObject({ errorDescription: 'bad credentials [REDACTED]' });
+    expectNoSecret(error);
+  });
+
+  it('keeps an ordinary network error’s name, code and message, in a copy', async () => {
+    const plain = Object.assign(new TypeError('fetch failed'), { code: 'UND_ERR_SOCKET' });
     const { error } = await settle(testClient({ fetch: () => Promise.reject(plain) }).getToken());
-    expect((error as Error).cause).toBe(plain);
+    const cause = (error as Error).cause;
+    expect(cause).not.toBe(plain);
+    expect(cause).toBeInstanceOf(TypeError);
+    expect(cause).toMatchObject({ name: 'TypeError', message: 'fetch failed', code: 'UND_ERR_SOCKET' });
+  });
+
+  it('with short credentials (x / y), still keeps an unrelated error’s name, code and message', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' });
+    const failed = new TypeError('fetch failed', { cause: refused });
+    const client = testClient({ clientId: 'x', clientSecret: 'y', fetch: () => Promise.reject(failed) });
+    const { error } = await settle(client.getToken());
+    expect(error).toMatchObject({
+      code: 'TOKEN_ENDPOINT_UNREACHABLE',
+      cause: { name: 'TypeError', message: 'fetch failed', cause: { message: 'connect ECONNREFUSED 127.0.0.1:443', code: 'ECONNREFUSED' } },
+    });
   });
 
   it('not in a background refresh error', async () => {
