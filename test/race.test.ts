@@ -77,9 +77,12 @@ interface Caller {
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  // No jitter and no backoff wait (full jitter at 0): this model knows neither; the lifecycle tests cover both.
+  vi.spyOn(Math, 'random').mockReturnValue(0);
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 interface Config {
@@ -195,7 +198,10 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
     );
   }
 
-  const flush = () => vi.advanceTimersByTimeAsync(0);
+  // Several turns: a failed answer travels through the body reader, the round and the callers before it settles.
+  const flush = async () => {
+    for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(0);
+  };
 
   for (const op of ops) {
     switch (op.kind) {

@@ -18,11 +18,18 @@ describe('src/ uses only web-standard APIs', () => {
     for (const { name, code } of sources) expect(code, name).not.toMatch(pattern);
   });
 
-  it.each(['index.ts', 'redis.ts', 'cloudflare-kv.ts'])('the entry point src/%s only re-exports', (entry) => {
+  it('the entry point src/index.ts only re-exports', () => {
+    const entry = 'index.ts';
     const code = sources.find((s) => s.name === entry)?.code ?? '';
     expect(code).not.toBe('');
     for (const line of code.split('\n').filter(Boolean)) {
       expect(line).toMatch(/^export (type )?\{[^}]+\} from '\.\/[\w/-]+\.js';$/);
     }
+  });
+
+  it('reaches the shared store only through its seam: the core imports no adapter and no codec', () => {
+    const core = sources.filter((s) => !s.name.startsWith('store/') && s.name !== 'index.ts');
+    const reached = core.flatMap(({ code }) => [...code.matchAll(/from '\.\/store\/([\w-]+)\.js'/g)].map((m) => m[1]));
+    expect(new Set(reached)).toEqual(new Set(['shared-cache', 'types']));
   });
 });
