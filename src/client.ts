@@ -32,8 +32,9 @@ export interface GetTokenOptions {
   signal?: AbortSignal;
   /**
    * Cloudflare Workers: the request's `ctx.waitUntil`, bound (`ctx.waitUntil.bind(ctx)`). Every refresh this call
-   * starts and does not wait for itself (a refresh ahead of expiry) is handed to it, so the runtime does not
-   * cancel it when the response is sent.
+   * starts is handed to it: a refresh ahead of expiry, which the call does not wait for, so the runtime does not
+   * cancel it when the response is sent; and a round the call waits for, so that other requests waiting on it
+   * still get its token if this request is cancelled.
    * @default undefined
    */
   waitUntil?: (promise: Promise<unknown>) => void;
@@ -181,7 +182,10 @@ class TokenCache {
     if (this.pending === undefined) {
       const last = this.lastRefreshError;
       if (now < this.nextRoundAt && last !== undefined) return Promise.reject(backingOff(last, this.nextRoundAt - now));
-      this.startRound(this.missReason);
+      // Handed over even though this caller waits for it: if the runtime cancels this caller's request, the round
+      // still finishes for the other requests waiting on it.
+      const { promise } = this.startRound(this.missReason);
+      options?.waitUntil?.(promise.catch(noop));
     }
     const round = this.pending as Round;
     return signal === undefined ? round.promise : untilAborted(round, signal);

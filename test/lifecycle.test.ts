@@ -150,18 +150,20 @@ describe('the client around refreshAt and usableUntil', () => {
     expect(client.state.status).toBe('unavailable');
   });
 
-  it('hands a refresh it does not wait for to waitUntil, and nothing when the token is fresh', async () => {
+  it('hands every refresh a call starts to waitUntil, and nothing when the token is fresh', async () => {
     issuingEndpoint(3600);
     const client = testClient();
     const waitUntil = vi.fn();
     await client.getToken({ waitUntil });
-    expect(waitUntil).not.toHaveBeenCalled();
+    expect(waitUntil).toHaveBeenCalledTimes(1);
+    await client.getToken({ waitUntil });
+    expect(waitUntil).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(3540_000);
     expect(await client.getToken({ waitUntil })).toBe('token-1');
-    expect(waitUntil).toHaveBeenCalledTimes(1);
-    await expect(waitUntil.mock.calls[0]?.[0]).resolves.toBe('token-2');
+    expect(waitUntil).toHaveBeenCalledTimes(2);
+    await expect(waitUntil.mock.calls[1]?.[0]).resolves.toBe('token-2');
     expect(await client.getToken({ waitUntil })).toBe('token-2');
-    expect(waitUntil).toHaveBeenCalledTimes(1);
+    expect(waitUntil).toHaveBeenCalledTimes(2);
   });
 
   it('makes callers wait for a token past usableUntil, and gives them the error when that round fails', async () => {
