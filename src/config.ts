@@ -124,8 +124,35 @@ const DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS = 10;
 const DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS = 1;
 const DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS = 5;
 const MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS = 60;
-/** Timers hold a signed 32-bit count of milliseconds; a larger delay fires at once on every runtime. */
-const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
+// Upper bounds: well above any sensible setting, and low enough that a value given in milliseconds is caught.
+const MAX_TOKEN_EXPIRATION_BUFFER_SECONDS = 3600; // 1 hour
+const MAX_BACKGROUND_REFRESH_INTERVAL_SECONDS = 86_400; // 24 hours, the longest token lifetime the client honours
+const MAX_TOKEN_REQUEST_TIMEOUT_SECONDS = 300; // 5 minutes
+const MAX_TOKEN_STORE_TIMEOUT_SECONDS = 60;
+const MAX_TOKEN_STORE_LOCK_WAIT_SECONDS = 300;
+
+/**
+ * Every option {@link createWristbandM2MClient} accepts; any other name is rejected as a typo. Add each new option
+ * here: leaving one out of this list fails to compile, naming it.
+ */
+const OPTION_NAMES: readonly string[] = everyOption([
+  'clientId',
+  'clientSecret',
+  'wristbandApplicationVanityDomain',
+  'tokenExpirationBuffer',
+  'backgroundTokenRefreshInterval',
+  'tokenRequestTimeout',
+  'onBackgroundRefreshError',
+  'onTokenRefreshed',
+  'onTokenRefreshFailed',
+  'tokenStore',
+  'tokenStoreEncryption',
+  'tokenStoreTimeout',
+  'tokenStoreLockWait',
+  'onTokenStoreError',
+  'dangerouslyAllowBrowser',
+  'fetch',
+]);
 
 const TOKEN_ENDPOINT_PATH = '/api/v1/oauth2/token';
 
@@ -141,20 +168,31 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
         'Set it to true only for a browser-like test environment.',
     );
   }
+  rejectUnknownOptions(config);
   const clientId = requireText(config.clientId, 'clientId');
   const clientSecret = requireText(config.clientSecret, 'clientSecret');
   const domain = requireText(config.wristbandApplicationVanityDomain, 'wristbandApplicationVanityDomain');
 
-  const buffer = optionalSeconds(config.tokenExpirationBuffer, 'tokenExpirationBuffer', 0, Infinity);
+  const buffer = optionalSeconds(config.tokenExpirationBuffer, 'tokenExpirationBuffer', 0, MAX_TOKEN_EXPIRATION_BUFFER_SECONDS);
   const interval = optionalSeconds(
     config.backgroundTokenRefreshInterval,
     'backgroundTokenRefreshInterval',
     MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS,
-    MAX_TIMER_SECONDS,
+    MAX_BACKGROUND_REFRESH_INTERVAL_SECONDS,
   );
-  const timeout = optionalSeconds(config.tokenRequestTimeout, 'tokenRequestTimeout', 'positive', MAX_TIMER_SECONDS);
-  const storeTimeout = optionalSeconds(config.tokenStoreTimeout, 'tokenStoreTimeout', 'positive', MAX_TIMER_SECONDS);
-  const lockWait = optionalSeconds(config.tokenStoreLockWait, 'tokenStoreLockWait', 0, MAX_TIMER_SECONDS);
+  const timeout = optionalSeconds(
+    config.tokenRequestTimeout,
+    'tokenRequestTimeout',
+    'positive',
+    MAX_TOKEN_REQUEST_TIMEOUT_SECONDS,
+  );
+  const storeTimeout = optionalSeconds(
+    config.tokenStoreTimeout,
+    'tokenStoreTimeout',
+    'positive',
+    MAX_TOKEN_STORE_TIMEOUT_SECONDS,
+  );
+  const lockWait = optionalSeconds(config.tokenStoreLockWait, 'tokenStoreLockWait', 0, MAX_TOKEN_STORE_LOCK_WAIT_SECONDS);
   const store = config.tokenStore;
   if (store !== undefined && !isTokenStore(store)) {
     throw invalidConfig('tokenStore', 'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key).');
@@ -250,19 +288,75 @@ function requireText(value: unknown, option: string): string {
   return value;
 }
 
-/** `min` is inclusive; `'positive'` means anything above 0, for durations where 0 would mean "never". */
+/**
+ * `min` is inclusive; `'positive'` means anything above 0, for durations where 0 would mean "never". A value above
+ * `max` that is in range once divided by 1000 was almost certainly given in milliseconds, and the message says so.
+ */
 function optionalSeconds(value: unknown, option: string, min: number | 'positive', max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw invalidConfig(option, `must be a finite number of seconds (got ${describe(value)}).`);
   }
-  const tooLow = min === 'positive' ? value <= 0 : value < min;
-  if (tooLow || value > max) {
+  const tooLow = (seconds: number) => (min === 'positive' ? seconds <= 0 : seconds < min);
+  if (tooLow(value) || value > max) {
     const range = min === 'positive' ? 'greater than 0' : `at least ${min}`;
-    const upper = max === Infinity ? '' : ` and at most ${max}`;
-    throw invalidConfig(option, `must be ${range}${upper} seconds (got ${value}).`);
+    const inMilliseconds = value > max && !tooLow(value / 1000) && value / 1000 <= max;
+    const hint = inMilliseconds ? ` The unit is seconds, not milliseconds: did you mean ${value / 1000}?` : '';
+    throw invalidConfig(option, `must be ${range} and at most ${max} seconds (got ${describe(value)}).${hint}`);
   }
   return value;
+}
+
+/** Throws for an option name the client does not know, naming the nearest known one. */
+function rejectUnknownOptions(config: object): void {
+  for (const name of Object.keys(config)) {
+    if (OPTION_NAMES.includes(name)) continue;
+    const nearest = nearestOption(name);
+    const suggestion = nearest === undefined ? '' : ` Did you mean \`${nearest}\`?`;
+    throw invalidConfig(name, `is not an option of createWristbandM2MClient().${suggestion}`);
+  }
+}
+
+/**
+ * The known option closest to `name`: ignoring case, `_` and `-`, one that contains it or is contained in it, or
+ * else one within a Levenshtein distance of a third of its length (at least 2). `undefined` when none is that close.
+ */
+function nearestOption(name: string): string | undefined {
+  const normalise = (text: string) => text.toLowerCase().replace(/[-_]/g, '');
+  const wanted = normalise(name);
+  let best: { option: string; distance: number } | undefined;
+  for (const option of OPTION_NAMES) {
+    const known = normalise(option);
+    const distance = levenshtein(wanted, known);
+    const close = distance <= Math.max(2, Math.floor(wanted.length / 3));
+    const overlapping = wanted.length >= 4 && (known.includes(wanted) || wanted.includes(known));
+    if ((close || overlapping) && (best === undefined || distance < best.distance)) best = { option, distance };
+  }
+  return best?.option;
+}
+
+/** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
+function levenshtein(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** Returns `names`; fails to compile when an option of {@link WristbandM2MClientConfig} is missing from it. */
+function everyOption<const T extends readonly (keyof WristbandM2MClientConfig)[]>(
+  names: T &
+    ([Exclude<keyof WristbandM2MClientConfig, T[number]>] extends [never]
+      ? unknown
+      : { missing: Exclude<keyof WristbandM2MClientConfig, T[number]> }),
+): T {
+  return names;
 }
 
 function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
@@ -272,10 +366,20 @@ function optionalFunction<T>(value: T | undefined, option: string): T | undefine
   return value;
 }
 
-/** Names the type of a bad value without ever echoing it: it may be a secret put in the wrong option. */
+/** Names the kind of a bad value without ever echoing it: it may be a secret put in the wrong option. */
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() === '' ? 'a blank string' : 'a string';
-  return typeof value;
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'number':
+      return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
+    case 'string':
+      return value === '' ? 'an empty string' : value.trim() === '' ? 'a blank string' : 'a string';
+    case 'undefined':
+      return 'undefined';
+    case 'object':
+      return 'an object';
+    default:
+      return `a ${typeof value}`;
+  }
 }
