@@ -32,7 +32,7 @@ export const WORKER_CHECKS = [
 const bin = (tool, name) => `${tools}/${tool}/node_modules/.bin/${name}`;
 
 /**
- * Installs each missing runtime into .tools/<name> (about 10 s and 400 MB the first time).
+ * Installs each missing runtime into .tools/<name> (about 10 s and 730 MB the first time).
  * @param {(line: string) => void} [log]
  */
 export async function ensureRuntimes(log = () => undefined) {
