@@ -318,35 +318,31 @@ function rejectUnknownOptions(config: object): void {
 }
 
 /**
- * The known option closest to `name`: ignoring case, `_` and `-`, one that contains it or is contained in it, or
- * else one within a Levenshtein distance of a third of its length (at least 2). `undefined` when none is that close.
+ * The known option closest to `name`, ignoring case, `_` and `-`: the one at the smallest edit (Levenshtein) distance,
+ * if that is at most a third of the name's length (at least 2), or else one that contains the name or is contained
+ * in it (`vanityDomain`). `undefined` when none is that close.
  */
 function nearestOption(name: string): string | undefined {
   const normalise = (text: string) => text.toLowerCase().replace(/[-_]/g, '');
   const wanted = normalise(name);
-  let best: { option: string; distance: number } | undefined;
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(wanted.length / 3)) + 1;
   for (const option of OPTION_NAMES) {
     const known = normalise(option);
-    const distance = levenshtein(wanted, known);
-    const close = distance <= Math.max(2, Math.floor(wanted.length / 3));
-    const overlapping = wanted.length >= 4 && (known.includes(wanted) || wanted.includes(known));
-    if ((close || overlapping) && (best === undefined || distance < best.distance)) best = { option, distance };
-  }
-  return best?.option;
-}
-
-/** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
-function levenshtein(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    // Edits (insertions, deletions, substitutions) that turn `wanted` into `known`, one row of the table at a time.
+    let row = [...Array(known.length + 1).keys()];
+    for (let i = 1; i <= wanted.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= known.length; j++) {
+        next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (wanted[i - 1] === known[j - 1] ? 0 : 1));
+      }
+      row = next;
     }
-    previous = current;
+    const contains = wanted.length > 3 && (known.includes(wanted) || wanted.includes(known));
+    const distance = row[known.length]! - (contains ? 99 : 0);
+    if (distance < bestDistance) [best, bestDistance] = [option, distance];
   }
-  return previous[b.length] ?? 0;
+  return best;
 }
 
 /** Returns `names`; fails to compile when an option of {@link WristbandM2MClientConfig} is missing from it. */
@@ -368,18 +364,8 @@ function optionalFunction<T>(value: T | undefined, option: string): T | undefine
 
 /** Names the kind of a bad value without ever echoing it: it may be a secret put in the wrong option. */
 function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  switch (typeof value) {
-    case 'number':
-      return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
-    case 'string':
-      return value === '' ? 'an empty string' : value.trim() === '' ? 'a blank string' : 'a string';
-    case 'undefined':
-      return 'undefined';
-    case 'object':
-      return 'an object';
-    default:
-      return `a ${typeof value}`;
-  }
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() ? 'a string' : 'a blank string';
+  if (value == null) return String(value);
+  return Array.isArray(value) ? 'an array' : `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
 }
