@@ -47,7 +47,8 @@ describe('the published package', () => {
     });
     expect(Object.keys(pkg.exports['.'].import)[0]).toBe('types');
     expect(Object.keys(pkg.exports['.'].require)[0]).toBe('types');
-    expect(pkg).toMatchObject({ type: 'module', sideEffects: false, files: ['dist'], engines: { node: '>=20' } });
+    expect(pkg).toMatchObject({ type: 'module', sideEffects: false, files: ['dist', 'bin'], engines: { node: '>=20' } });
+    expect(pkg.bin).toEqual({ 'wristband-m2m': './bin/wristband-m2m.mjs' });
     expect(pkg.license).toBe('MIT');
     expect(pkg.dependencies ?? {}).toEqual({});
   });
@@ -73,10 +74,18 @@ describe('the published package', () => {
     expect(bytes).toBeGreaterThan(1000); // guards the measurement itself: an empty bundle would pass any budget
   });
 
-  it('packs only dist/, README, LICENSE and package.json, with every entry point', async () => {
+  it('packs only dist/, the CLI, README, LICENSE and package.json, with every entry point', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json'], { cwd: root });
-    const files = (JSON.parse(stdout)[0].files as { path: string }[]).map((f) => f.path).sort();
-    expect(files.filter((f) => !f.startsWith('dist/'))).toEqual(['LICENSE', 'README.md', 'package.json']);
+    const packed = JSON.parse(stdout)[0].files as { path: string; mode: number }[];
+    const files = packed.map((f) => f.path).sort();
+    expect(files.filter((f) => !f.startsWith('dist/'))).toEqual([
+      'LICENSE',
+      'README.md',
+      'bin/wristband-m2m.mjs',
+      'package.json',
+    ]);
+    // The CLI is executable, so `npx wristband-m2m` runs it.
+    expect((packed.find((f) => f.path === 'bin/wristband-m2m.mjs')?.mode ?? 0) & 0o111).not.toBe(0);
     for (const entry of ['index', 'redis', 'cloudflare-kv']) {
       for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`dist/${entry}.${ext}`);
     }
