@@ -17,8 +17,9 @@ const PROTECTED_PATH = '/_protected';
  */
 
 /**
- * Starts the server on 127.0.0.1 and an ephemeral port.
- * @param {{ clientId?: string, clientSecret?: string, tokenLifetimeSeconds?: number, latencyMs?: number }} [options]
+ * Starts the server on 127.0.0.1, on `port` (default: an ephemeral one).
+ * @param {{ clientId?: string, clientSecret?: string, tokenLifetimeSeconds?: number, latencyMs?: number,
+ *   port?: number }} [options]
  */
 export async function startTokenServer(options = {}) {
   const clientId = options.clientId ?? 'demo-client-id';
@@ -98,7 +99,10 @@ export async function startTokenServer(options = {}) {
     json(res, 200, { ok: true });
   }
 
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve(undefined));
+  });
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   const origin = `http://127.0.0.1:${address.port}`;
 
