@@ -65,7 +65,8 @@ async function main() {
   }
   const missing = VARIABLES.filter((name) => !process.env[name]);
   if (missing.length > 0) {
-    const where = envFile === undefined ? 'the environment (or an env file: --env-file)' : `the environment or ${envFile}`;
+    const where =
+      envFile === undefined ? 'the environment (or an env file: --env-file)' : `the environment or ${envFile}`;
     return fail(`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set in ${where}.`, 2);
   }
   const { CLIENT_ID, CLIENT_SECRET, APPLICATION_VANITY_DOMAIN } = process.env;

@@ -124,7 +124,9 @@ if (local && api) {
   );
   say(`Refresh reasons reported by onTokenRefreshed so far: ${refreshReasons.join(', ')}.`);
   const { hasValidToken, expiresAt, refreshing } = m2m.state;
-  say(`client.state: hasValidToken=${hasValidToken} refreshing=${refreshing} expiresAt=${new Date(expiresAt).toISOString()}`);
+  say(
+    `client.state: hasValidToken=${hasValidToken} refreshing=${refreshing} expiresAt=${new Date(expiresAt).toISOString()}`,
+  );
 }
 
 heading('A fleet shares one token through a tokenStore');
@@ -147,7 +149,11 @@ heading('Background refresh, in time-lapse');
 const TIME_LAPSE = 200;
 const realSetInterval = globalThis.setInterval;
 globalThis.setInterval = (callback, ms, ...args) => realSetInterval(callback, ms / TIME_LAPSE, ...args);
-const refreshing = createWristbandM2MClient({ ...credentials, fetch: countingFetch, backgroundTokenRefreshInterval: 60 });
+const refreshing = createWristbandM2MClient({
+  ...credentials,
+  fetch: countingFetch,
+  backgroundTokenRefreshInterval: 60,
+});
 const initial = await refreshing.getToken(); // the schedule starts at the first call, never at creation
 globalThis.setInterval = realSetInterval;
 before = tokenRequests;
@@ -158,7 +164,7 @@ say(
   `backgroundTokenRefreshInterval: 60 s. Over two intervals the client fetched ${tokenRequests - before} ` +
     `new tokens by itself; getToken() now returns ${refreshed === initial ? 'the same' : 'a newer'} token with no wait.`,
 );
-say('The timer is unref\'d: this client is never destroyed, and the process still exits on its own below.');
+say("The timer is unref'd: this client is never destroyed, and the process still exits on its own below.");
 
 m2m.destroy();
 await api?.close();

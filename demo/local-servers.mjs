@@ -45,14 +45,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     servers = await startLocalServers({ tokenServerPort, apiPort });
   } catch (error) {
-    console.error(`Could not start the local servers: ${error.code ?? error.message} (ports ${tokenServerPort} and ` +
-      `${apiPort}; choose others with --port <n> --api-port <n>)`);
+    console.error(
+      `Could not start the local servers: ${error.code ?? error.message} (ports ${tokenServerPort} and ` +
+        `${apiPort}; choose others with --port <n> --api-port <n>)`,
+    );
     process.exit(1);
   }
   const { tokenServer, api, env } = servers;
   console.log(`Token server:  ${tokenServer.tokenEndpoint} (client-credentials grant, HTTP Basic client auth)`);
   console.log(`Protected API: ${api.url}/reports (answers 200 to a token the server issued, 401 otherwise)`);
-  console.log('\nDemo credentials, for a shell, a .env file or a Worker\'s .dev.vars:\n');
+  console.log("\nDemo credentials, for a shell, a .env file or a Worker's .dev.vars:\n");
   for (const [name, value] of Object.entries(env)) console.log(`${name}=${value}`);
   console.log('\nFor example, with those lines in a file: node bin/wristband-m2m.mjs token --env-file <file>');
   console.log('Ctrl-C stops both servers.');

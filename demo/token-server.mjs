@@ -56,7 +56,8 @@ export async function startTokenServer(options = {}) {
   function answer(req, res, body) {
     const next = script.shift();
     if (typeof next === 'function') return next(req, res);
-    if (typeof next === 'number') return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
+    if (typeof next === 'number')
+      return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
     if (req.method !== 'POST' || req.url !== TOKEN_PATH) return json(res, 404, { error: 'not_found' });
     const credentials = basicCredentials(req.headers.authorization);
     if (credentials?.id !== clientId || credentials.secret !== clientSecret) {
@@ -82,7 +83,9 @@ export async function startTokenServer(options = {}) {
     else if (action === 'revoke-all') issued.clear();
     else if (action === 'reset') reset();
     else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
-    json(res, 200, { requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })) });
+    json(res, 200, {
+      requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })),
+    });
   }
 
   function reset() {

@@ -18,7 +18,11 @@ const bin = (tool, name) => `${tools}${tool}/node_modules/.bin/${name}`;
 /** Each example: what it needs, and how to start it and reach its GET /reports. */
 export const EXAMPLES = {
   express: { file: 'express/server.mjs', start: (env) => startServer([process.execPath, 'express/server.mjs'], env) },
-  bun: { file: 'bun/server.ts', runtime: 'bun', start: (env) => startServer([bin('bun', 'bun'), 'bun/server.ts'], env) },
+  bun: {
+    file: 'bun/server.ts',
+    runtime: 'bun',
+    start: (env) => startServer([bin('bun', 'bun'), 'bun/server.ts'], env),
+  },
   deno: { file: 'deno/script.ts', runtime: 'deno', start: runDenoScript },
   'cloudflare-worker': { file: 'cloudflare-worker/worker.ts', runtime: 'miniflare', start: startWorker },
   axios: { file: 'axios/reports-api.mjs', start: startAxios },
@@ -119,7 +123,7 @@ async function startAxios(env) {
 export async function runExample(name, log = console.log) {
   const example = EXAMPLES[name];
   if (!existsSync(`${examples}node_modules/express`)) {
-    log('Installing the examples\' dependencies (once)...');
+    log("Installing the examples' dependencies (once)...");
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: examples, stdio: 'inherit' });
   }
   if (example.runtime && !existsSync(`${tools}${example.runtime}/node_modules`)) {
@@ -128,7 +132,9 @@ export async function runExample(name, log = console.log) {
   }
   const servers = await startLocalServers();
   const { tokenServer, api, env } = servers;
-  log(`Local token server: ${tokenServer.vanityDomain} (CLIENT_ID=${env.CLIENT_ID}, CLIENT_SECRET=${env.CLIENT_SECRET})`);
+  log(
+    `Local token server: ${tokenServer.vanityDomain} (CLIENT_ID=${env.CLIENT_ID}, CLIENT_SECRET=${env.CLIENT_SECRET})`,
+  );
   log(`Protected API:      ${api.url}`);
   let running;
   try {
@@ -141,7 +147,9 @@ export async function runExample(name, log = console.log) {
     }
     const call = async (note) => {
       const response = await running.get('/reports');
-      log(`GET /reports -> ${response.status} ${await response.text()}  (${note}; token requests so far: ${tokenServer.requestCount})`);
+      log(
+        `GET /reports -> ${response.status} ${await response.text()}  (${note}; token requests so far: ${tokenServer.requestCount})`,
+      );
       return response.status;
     };
     const statuses = [await call('a token fetched'), await call('the cached token')];

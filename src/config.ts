@@ -159,7 +159,10 @@ const TOKEN_ENDPOINT_PATH = '/api/v1/oauth2/token';
 /** Checks every option and applies the defaults. Throws an `INVALID_CONFIG` error naming the first bad option. */
 export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig {
   if (typeof config !== 'object' || config === null) {
-    throw invalidConfig('config', 'must be an object with clientId, clientSecret and wristbandApplicationVanityDomain.');
+    throw invalidConfig(
+      'config',
+      'must be an object with clientId, clientSecret and wristbandApplicationVanityDomain.',
+    );
   }
   if (config.dangerouslyAllowBrowser !== true && isBrowser()) {
     throw invalidConfig(
@@ -173,7 +176,12 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
   const clientSecret = requireText(config.clientSecret, 'clientSecret');
   const domain = requireText(config.wristbandApplicationVanityDomain, 'wristbandApplicationVanityDomain');
 
-  const buffer = optionalSeconds(config.tokenExpirationBuffer, 'tokenExpirationBuffer', 0, MAX_TOKEN_EXPIRATION_BUFFER_SECONDS);
+  const buffer = optionalSeconds(
+    config.tokenExpirationBuffer,
+    'tokenExpirationBuffer',
+    0,
+    MAX_TOKEN_EXPIRATION_BUFFER_SECONDS,
+  );
   const interval = optionalSeconds(
     config.backgroundTokenRefreshInterval,
     'backgroundTokenRefreshInterval',
@@ -192,13 +200,24 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     'positive',
     MAX_TOKEN_STORE_TIMEOUT_SECONDS,
   );
-  const lockWait = optionalSeconds(config.tokenStoreLockWait, 'tokenStoreLockWait', 0, MAX_TOKEN_STORE_LOCK_WAIT_SECONDS);
+  const lockWait = optionalSeconds(
+    config.tokenStoreLockWait,
+    'tokenStoreLockWait',
+    0,
+    MAX_TOKEN_STORE_LOCK_WAIT_SECONDS,
+  );
   const store = config.tokenStore;
   if (store !== undefined && !isTokenStore(store)) {
-    throw invalidConfig('tokenStore', 'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key).');
+    throw invalidConfig(
+      'tokenStore',
+      'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key).',
+    );
   }
   if (config.tokenStoreEncryption !== undefined && typeof config.tokenStoreEncryption !== 'boolean') {
-    throw invalidConfig('tokenStoreEncryption', `must be true or false (got ${describe(config.tokenStoreEncryption)}).`);
+    throw invalidConfig(
+      'tokenStoreEncryption',
+      `must be true or false (got ${describe(config.tokenStoreEncryption)}).`,
+    );
   }
 
   return {
@@ -364,7 +383,8 @@ function optionalFunction<T>(value: T | undefined, option: string): T | undefine
 
 /** Names the kind of a bad value without ever echoing it: it may be a secret put in the wrong option. */
 function describe(value: unknown): string {
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
+  if (typeof value === 'number')
+    return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
   if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() ? 'a string' : 'a blank string';
   if (value == null) return String(value);
   return Array.isArray(value) ? 'an array' : `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;

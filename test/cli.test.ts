@@ -31,10 +31,15 @@ interface Run {
 /** Runs the CLI with only PATH and `env` in its environment, in `cwd` (an empty folder unless given). */
 function wristbandM2M(args: string[], env: Record<string, string> = {}, cwd = scratch): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -92,7 +97,10 @@ describe('wristband-m2m token', () => {
   });
 
   it('reports a bad setting with the INVALID_CONFIG code, never the secret', async () => {
-    const run = await wristbandM2M(['token'], { ...credentials(), APPLICATION_VANITY_DOMAIN: `http://${SECRET}.example` });
+    const run = await wristbandM2M(['token'], {
+      ...credentials(),
+      APPLICATION_VANITY_DOMAIN: `http://${SECRET}.example`,
+    });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^wristband-m2m: INVALID_CONFIG: /);
     expectNoSecret(run);
@@ -108,7 +116,12 @@ describe('wristband-m2m token', () => {
   it('reads the variables from --env-file <path>', async () => {
     const file = join(scratch, 'staging.env');
     const vars = credentials();
-    writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n'));
+    writeFileSync(
+      file,
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
     const run = await wristbandM2M(['token', '--env-file', file]);
     expect(run.code).toBe(0);
     expect(server.verify(run.stdout.trim())).toBe('valid');
@@ -118,7 +131,12 @@ describe('wristband-m2m token', () => {
   it('reads ./.env by default when it exists, and the environment wins over the file', async () => {
     const folder = mkdtempSync(join(scratch, 'dotenv-'));
     const vars = { ...credentials(), CLIENT_SECRET: 'wrong-secret-in-the-file' };
-    writeFileSync(join(folder, '.env'), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n'));
+    writeFileSync(
+      join(folder, '.env'),
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
     expect((await wristbandM2M(['token'], {}, folder)).stderr).toContain('HTTP 401');
     const run = await wristbandM2M(['token'], { CLIENT_SECRET: SECRET }, folder);
     expect(run.code).toBe(0);
@@ -137,15 +155,26 @@ describe('wristband-m2m token', () => {
   it('documents itself with --help', async () => {
     const run = await wristbandM2M(['--help']);
     expect(run.code).toBe(0);
-    for (const text of ['Usage: wristband-m2m token', 'CLIENT_ID', 'CLIENT_SECRET', 'APPLICATION_VANITY_DOMAIN', '--json', '--env-file', 'Exit status']) {
+    for (const text of [
+      'Usage: wristband-m2m token',
+      'CLIENT_ID',
+      'CLIENT_SECRET',
+      'APPLICATION_VANITY_DOMAIN',
+      '--json',
+      '--env-file',
+      'Exit status',
+    ]) {
       expect(run.stdout).toContain(text);
     }
   });
 
-  it.each([[[]], [['tokens']], [['token', '--jsn']], [['token', 'extra']]])('exits 2 with a usage hint for %j', async (args) => {
-    const run = await wristbandM2M(args, credentials());
-    expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toContain('wristband-m2m --help');
-  });
+  it.each([[[]], [['tokens']], [['token', '--jsn']], [['token', 'extra']]])(
+    'exits 2 with a usage hint for %j',
+    async (args) => {
+      const run = await wristbandM2M(args, credentials());
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain('wristband-m2m --help');
+    },
+  );
 });

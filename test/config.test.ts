@@ -19,13 +19,16 @@ function configError(overrides: Record<string, unknown>): WristbandM2MError {
 }
 
 describe('required options', () => {
-  it.each(['clientId', 'clientSecret', 'wristbandApplicationVanityDomain'])('%s must be a non-blank string', (option) => {
-    for (const bad of [undefined, null, '', '   ', '\n', 42, {}]) {
-      const error = configError({ [option]: bad });
-      expect(error.code).toBe('INVALID_CONFIG');
-      expect(error.message).toContain(`\`${option}\``);
-    }
-  });
+  it.each(['clientId', 'clientSecret', 'wristbandApplicationVanityDomain'])(
+    '%s must be a non-blank string',
+    (option) => {
+      for (const bad of [undefined, null, '', '   ', '\n', 42, {}]) {
+        const error = configError({ [option]: bad });
+        expect(error.code).toBe('INVALID_CONFIG');
+        expect(error.message).toContain(`\`${option}\``);
+      }
+    },
+  );
 
   it('rejects a config that is not an object', () => {
     for (const bad of [undefined, null, 'acme', 3]) {

@@ -29,7 +29,12 @@ function runDemo(cwd: string): Promise<{ code: number; stdout: string; stderr: s
 /** A folder holding a .env with these variables. */
 function folderWithEnv(vars: Record<string, string>): string {
   const folder = mkdtempSync(join(scratch, 'env-'));
-  writeFileSync(join(folder, '.env'), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n'));
+  writeFileSync(
+    join(folder, '.env'),
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  );
   return folder;
 }
 
@@ -41,7 +46,9 @@ it('runs the narrated demo against the local token server and exits by itself', 
   expect(stdout).toMatch(/1000 callers got 1 distinct token in [\d.]+ ms, with 1 token request/);
   expect(stdout).toMatch(/answered 503, then 502, then a token: .* after 3 attempts/);
   expect(stdout).toMatch(/code=TOKEN_ENDPOINT_HTTP_ERROR status=401 error=invalid_client attempts=1/);
-  expect(stdout).toMatch(/after 2 API calls \(401, then 200\) and 1 new token request: on the 401, client\.fetch called clearToken\(token\)/);
+  expect(stdout).toMatch(
+    /after 2 API calls \(401, then 200\) and 1 new token request: on the 401, client\.fetch called clearToken\(token\)/,
+  );
   expect(stdout).toMatch(/took the same token from the store .*: 1 token request for both/);
   expect(stdout).toMatch(/fetched 2 new tokens by itself/);
   expect(stdout).toMatch(/The process exits by itself \(code 0\)/);
@@ -56,7 +63,11 @@ describe('the demo and .env', () => {
   it('reads credentials from .env and runs against that application (here a token server it did not start)', async () => {
     const server = await startTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
     servers.push(server);
-    const cwd = folderWithEnv({ CLIENT_ID: 'from-dotenv', CLIENT_SECRET: 'dotenv-secret', APPLICATION_VANITY_DOMAIN: server.vanityDomain });
+    const cwd = folderWithEnv({
+      CLIENT_ID: 'from-dotenv',
+      CLIENT_SECRET: 'dotenv-secret',
+      APPLICATION_VANITY_DOMAIN: server.vanityDomain,
+    });
     const { code, stdout } = await runDemo(cwd);
     expect(code).toBe(0);
     expect(stdout).toContain(`against the real application at ${server.vanityDomain} (credentials from .env)`);
@@ -67,7 +78,11 @@ describe('the demo and .env', () => {
   it('in real mode, a failure prints one line with the error code, not a stack, and exits 1', async () => {
     const server = await startTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
     servers.push(server);
-    const cwd = folderWithEnv({ CLIENT_ID: 'from-dotenv', CLIENT_SECRET: 'wrong-secret', APPLICATION_VANITY_DOMAIN: server.vanityDomain });
+    const cwd = folderWithEnv({
+      CLIENT_ID: 'from-dotenv',
+      CLIENT_SECRET: 'wrong-secret',
+      APPLICATION_VANITY_DOMAIN: server.vanityDomain,
+    });
     const { code, stderr } = await runDemo(cwd);
     expect(code).toBe(1);
     expect(stderr.trim()).toMatch(/^The demo stopped: TOKEN_ENDPOINT_HTTP_ERROR \(HTTP 401, invalid_client\): .+$/);

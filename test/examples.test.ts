@@ -79,7 +79,10 @@ async function expectReportsWithRetryOn401(get: Get): Promise<void> {
   expect(api.calls - apiCallsBefore).toBe(4); // 200, 200, 401, 200
 }
 
-const over = (origin: string): Get => (path) => fetch(`${origin}${path}`);
+const over =
+  (origin: string): Get =>
+  (path) =>
+    fetch(`${origin}${path}`);
 
 describe('examples/', () => {
   it('express/server.mjs serves /reports and answers a downstream 401 with clearToken() and one retry', async () => {
@@ -87,7 +90,9 @@ describe('examples/', () => {
   });
 
   it('bun/server.ts does the same on Bun', async () => {
-    await expectReportsWithRetryOn401(over(await startServerExample([`${tools}bun/node_modules/.bin/bun`, 'bun/server.ts'])));
+    await expectReportsWithRetryOn401(
+      over(await startServerExample([`${tools}bun/node_modules/.bin/bun`, 'bun/server.ts'])),
+    );
   });
 
   it('deno/script.ts calls the API once with a token and exits', async () => {
@@ -122,11 +127,17 @@ describe('examples/', () => {
       .filter((entry) => entry.isDirectory() && entry.name !== 'node_modules')
       .map((entry) => entry.name);
     expect(Object.keys(EXAMPLES).sort()).toEqual(folders.sort());
-    for (const { file } of Object.values(EXAMPLES) as { file: string }[]) expect(existsSync(`${examples}${file}`), file).toBe(true);
+    for (const { file } of Object.values(EXAMPLES) as { file: string }[])
+      expect(existsSync(`${examples}${file}`), file).toBe(true);
   });
 
   it('each example retires exactly the rejected token: clearToken(token), never a bare clearToken()', () => {
-    for (const file of ['express/server.mjs', 'bun/server.ts', 'cloudflare-worker/worker.ts', 'axios/reports-api.mjs']) {
+    for (const file of [
+      'express/server.mjs',
+      'bun/server.ts',
+      'cloudflare-worker/worker.ts',
+      'axios/reports-api.mjs',
+    ]) {
       const source = readFileSync(`${examples}${file}`, 'utf8');
       expect(source, file).toMatch(/clearToken\(\w[\w.]*\)/);
       expect(source, file).not.toContain('clearToken()');
@@ -191,7 +202,9 @@ describe('one command each', () => {
   );
 
   it('node examples/run.mjs with an unknown name prints the usage and exits 2', async () => {
-    const error = await promisify(execFile)(process.execPath, ['examples/run.mjs', 'rails'], { cwd: root }).catch((e) => e);
+    const error = await promisify(execFile)(process.execPath, ['examples/run.mjs', 'rails'], { cwd: root }).catch(
+      (e) => e,
+    );
     expect(error.code).toBe(2);
     expect(error.stderr).toContain('Usage: npm run example -- <express|bun|deno|cloudflare-worker|axios>');
   });

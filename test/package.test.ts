@@ -47,9 +47,19 @@ describe('the published package', () => {
     });
     expect(Object.keys(pkg.exports['.'].import)[0]).toBe('types');
     expect(Object.keys(pkg.exports['.'].require)[0]).toBe('types');
-    expect(pkg).toMatchObject({ type: 'module', sideEffects: false, files: ['dist', 'bin'], engines: { node: '>=20' } });
+    expect(pkg).toMatchObject({
+      type: 'module',
+      sideEffects: false,
+      files: ['dist', 'bin'],
+      engines: { node: '>=20' },
+    });
     expect(pkg.bin).toEqual({ 'wristband-m2m': './bin/wristband-m2m.mjs' });
     expect(pkg.license).toBe('MIT');
+    const repo = 'https://github.com/wristband-dev/typescript-m2m-auth';
+    expect(pkg.repository).toEqual({ type: 'git', url: `git+${repo}.git` });
+    expect(pkg.homepage).toBe(`${repo}#readme`);
+    expect(pkg.bugs).toEqual({ url: `${repo}/issues` });
+    expect(pkg.author).toMatchObject({ name: 'Wristband' });
     expect(pkg.dependencies ?? {}).toEqual({});
   });
 

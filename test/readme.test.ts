@@ -22,7 +22,7 @@ interface Block {
 }
 
 /** Every ```ts block, with the README line it starts on and the heading above it. */
-export function extractBlocks(markdown: string): Block[] {
+function extractBlocks(markdown: string): Block[] {
   const blocks: Block[] = [];
   const lines = markdown.split('\n');
   let heading = '';
@@ -49,8 +49,12 @@ function expandFragment(code: string): string {
   const elision = /^(\s*)\/\/ \.\.\.credentials\s*$/m;
   if (!elision.test(code)) return code;
   const expanded = code.replace(elision, '$1...credentials,');
-  const imported = /import \{[^}]*\bcreateWristbandM2MClient\b[^}]*\} from '@wristband\/typescript-m2m-auth'/.test(code);
-  return imported ? expanded : `import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth';\n${expanded}`;
+  const imported = /import \{[^}]*\bcreateWristbandM2MClient\b[^}]*\} from '@wristband\/typescript-m2m-auth'/.test(
+    code,
+  );
+  return imported
+    ? expanded
+    : `import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth';\n${expanded}`;
 }
 
 const blocks = extractBlocks(readme);
@@ -90,18 +94,23 @@ function compile(mode: (typeof MODES)[number]): Promise<void> {
   writeFileSync(join(scratch, `tsconfig.${mode}.json`), JSON.stringify(tsconfig(mode), null, 2));
   return new Promise((resolve) => {
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
-    execFile(process.execPath, [tsc, '-p', `tsconfig.${mode}.json`, '--pretty', 'false'], { cwd: scratch }, (_e, stdout) => {
-      for (const line of stdout.split('\n')) {
-        const match = /^(.+?)\((\d+),(\d+)\): (.*)$/.exec(line);
-        if (!match) continue;
-        const [, file, row, col, message] = match;
-        const block = blocks.find((b) => b.file === file);
-        const where = block ? `README.md:${block.line + Number(row) - 1}:${col}` : `${file}:${row}:${col}`;
-        const key = `${mode} ${block ? file : 'other'}`;
-        diagnostics.set(key, [...(diagnostics.get(key) ?? []), `${where} ${message}`]);
-      }
-      resolve();
-    });
+    execFile(
+      process.execPath,
+      [tsc, '-p', `tsconfig.${mode}.json`, '--pretty', 'false'],
+      { cwd: scratch },
+      (_e, stdout) => {
+        for (const line of stdout.split('\n')) {
+          const match = /^(.+?)\((\d+),(\d+)\): (.*)$/.exec(line);
+          if (!match) continue;
+          const [, file, row, col, message] = match;
+          const block = blocks.find((b) => b.file === file);
+          const where = block ? `README.md:${block.line + Number(row) - 1}:${col}` : `${file}:${row}:${col}`;
+          const key = `${mode} ${block ? file : 'other'}`;
+          diagnostics.set(key, [...(diagnostics.get(key) ?? []), `${where} ${message}`]);
+        }
+        resolve();
+      },
+    );
   });
 }
 
@@ -123,8 +132,11 @@ describe('README.md TypeScript blocks', () => {
   });
 
   describe.each(MODES)('moduleResolution %s', (mode) => {
-    it.each(blocks.map((b) => [`README.md:${b.line} (${b.heading})`, b.file] as const))('%s compiles', (_where, file) => {
-      expect(diagnostics.get(`${mode} ${file}`) ?? []).toEqual([]);
-    });
+    it.each(blocks.map((b) => [`README.md:${b.line} (${b.heading})`, b.file] as const))(
+      '%s compiles',
+      (_where, file) => {
+        expect(diagnostics.get(`${mode} ${file}`) ?? []).toEqual([]);
+      },
+    );
   });
 });

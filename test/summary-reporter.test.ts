@@ -41,11 +41,15 @@ describe('the closing line of a test run', () => {
     ['a failing afterAll', 'after-all.fixture', { passed: 1, failed: 1, skipped: 0 }],
     ['a test file that throws on import', 'import.fixture', { passed: 0, failed: 1, skipped: 0 }],
     ['an unhandled rejection', 'unhandled.fixture', { passed: 1, failed: 1, skipped: 0 }],
-  ])('counts %s as a failure', async (_kind, fixture, expected) => {
-    const { code, closing } = await runFixture(fixture);
-    expect(code).not.toBe(0);
-    expect(counts(closing)).toEqual(expected);
-  }, 60_000);
+  ])(
+    'counts %s as a failure',
+    async (_kind, fixture, expected) => {
+      const { code, closing } = await runFixture(fixture);
+      expect(code).not.toBe(0);
+      expect(counts(closing)).toEqual(expected);
+    },
+    60_000,
+  );
 
   it('counts a failing global setup, when no test ever runs', async () => {
     const { code, closing } = await runFixture('passing.fixture', { FAIL_GLOBAL_SETUP: '1' });

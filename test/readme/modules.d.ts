@@ -46,7 +46,10 @@ declare module '@opentelemetry/api' {
   type Attributes = Record<string, string | number | boolean | undefined>;
   interface Meter {
     createCounter(name: string, options?: { unit?: string }): { add(value: number, attributes?: Attributes): void };
-    createHistogram(name: string, options?: { unit?: string }): { record(value: number, attributes?: Attributes): void };
+    createHistogram(
+      name: string,
+      options?: { unit?: string },
+    ): { record(value: number, attributes?: Attributes): void };
   }
   export const metrics: { getMeter(name: string): Meter };
 }

@@ -11,7 +11,10 @@ export default async function globalSetup(): Promise<void> {
   // First, so a machine that cannot run the suite says so at once, with the command to run.
   ensureRedisServer(thisMachine, (line) => console.log(`[setup] ${line}`));
   // Child-process tests (runtimes, examples, packaging) use the built package, exactly what npm would publish.
-  execFileSync(process.execPath, ['node_modules/tsup/dist/cli-default.js', '--silent'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, ['node_modules/tsup/dist/cli-default.js', '--silent'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   // Node 22/24, Deno, Bun and Miniflare into the git-ignored .tools/, once per machine.
   await ensureRuntimes((line) => console.log(`[setup] ${line}`));
   // The examples and the benchmark have their own package.json, so their peers never enter the library's.
@@ -21,7 +24,10 @@ export default async function globalSetup(): Promise<void> {
   ]) {
     if (!existsSync(`${root}${folder}/node_modules/${marker}`)) {
       console.log(`[setup] installing ${folder}/ dependencies`);
-      execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: `${root}${folder}`, stdio: 'inherit' });
+      execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+        cwd: `${root}${folder}`,
+        stdio: 'inherit',
+      });
     }
   }
 }

@@ -59,7 +59,9 @@ export function ensureRedisServer(machine: Machine = thisMachine, log: (line: st
     }
     if (machine.has('redis-server')) return;
   }
-  const error = new Error(`redis-server is not installed and the test suite cannot install it; run: ${INSTALL_REDIS_COMMAND}`);
+  const error = new Error(
+    `redis-server is not installed and the test suite cannot install it; run: ${INSTALL_REDIS_COMMAND}`,
+  );
   error.stack = error.message; // one line, no stack: it is an instruction, not a bug
   throw error;
 }
@@ -73,11 +75,22 @@ export interface RedisServer {
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   const child: ChildProcess = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--loglevel',
+    'notice',
   ]);
   await new Promise<void>((resolve, reject) => {
     let output = '';
-    child.on('error', (error) => reject(new Error(`could not start redis-server (apt-get install redis-server): ${error.message}`)));
+    child.on('error', (error) =>
+      reject(new Error(`could not start redis-server (apt-get install redis-server): ${error.message}`)),
+    );
     child.stdout?.on('data', (chunk) => {
       output += chunk;
       if (output.includes('Ready to accept connections')) resolve();
@@ -100,7 +113,9 @@ function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

@@ -30,7 +30,8 @@ export default class SummaryReporter implements Reporter {
     for (const module of testModules) {
       for (const test of module.children.allTests()) counts[test.result().state]++;
       const hookAndLoadErrors =
-        module.errors().length + [...module.children.allSuites()].reduce((sum, suite) => sum + suite.errors().length, 0);
+        module.errors().length +
+        [...module.children.allSuites()].reduce((sum, suite) => sum + suite.errors().length, 0);
       const failedTests = [...module.children.allTests('failed')].length;
       // A file marked failed with neither a failed test nor an error of its own still failed once.
       outsideTests += hookAndLoadErrors || (module.state() === 'failed' && failedTests === 0 ? 1 : 0);
