@@ -38,7 +38,7 @@ describe('the GitHub Actions workflow', () => {
 
   it('runs npm test on Node 20, 22 and 24, and the runtime matrix (Deno, Bun, workerd) on its own', () => {
     expect(workflow).toMatch(/^\s+node: \[20, 22, 24\]$/m);
-    expect(workflow).toContain('node-version: ${{ matrix.node }}');
+    expect(workflow).toMatch(/node-version: \$\{\{ matrix\.node \}\}/);
     expect(workflow).toMatch(/^\s+- run: npm test$/m);
     expect(workflow).toMatch(/^\s+- run: npm run test:runtimes$/m);
     expect(workflow).toContain('path: .tools');
