@@ -1,11 +1,16 @@
 // `npm run demo`: the client at work, step by step, against a local Wristband-compatible token server and a
-// protected API on loopback. With CLIENT_ID, CLIENT_SECRET and APPLICATION_VANITY_DOMAIN set, it talks to that
-// real Wristband application instead and skips the steps that need a scripted server.
+// protected API on loopback. With CLIENT_ID, CLIENT_SECRET and APPLICATION_VANITY_DOMAIN set (in the environment,
+// or in a .env file in the current folder: see .env.example), it talks to that real Wristband application instead
+// and skips the steps that need a scripted server.
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryTokenStore, createWristbandM2MClient, WristbandM2MError } from '../dist/index.js';
 import { startProtectedApi } from './protected-api.mjs';
 import { startTokenServer } from './token-server.mjs';
 
+// A variable already set in the environment wins over the file, as with `node --env-file`.
+const readEnvFile = existsSync('.env');
+if (readEnvFile) process.loadEnvFile('.env');
 const { CLIENT_ID, CLIENT_SECRET, APPLICATION_VANITY_DOMAIN } = process.env;
 const useRealWristband = Boolean(CLIENT_ID && CLIENT_SECRET && APPLICATION_VANITY_DOMAIN);
 
@@ -31,9 +36,22 @@ const elapsed = (since) => `${(performance.now() - since).toFixed(1)} ms`;
 
 console.log(
   useRealWristband
-    ? `Wristband M2M client demo against the real application at ${APPLICATION_VANITY_DOMAIN}`
-    : `Wristband M2M client demo against a local token server at ${local.vanityDomain} (25 ms latency per request)`,
+    ? `Wristband M2M client demo against the real application at ${APPLICATION_VANITY_DOMAIN}` +
+        `${readEnvFile ? ' (credentials from .env)' : ''}`
+    : `Wristband M2M client demo against a local token server at ${local.vanityDomain} (25 ms latency per request)` +
+        `${readEnvFile ? ': .env does not set CLIENT_ID, CLIENT_SECRET and APPLICATION_VANITY_DOMAIN' : ''}`,
 );
+
+// Against a real application, a failure is most often a setting to fix: say so in one line, with the error code.
+// Against the local server every step must work, so anything thrown there is a bug and keeps its stack.
+if (useRealWristband) {
+  process.on('uncaughtException', (error) => {
+    if (!(error instanceof WristbandM2MError)) throw error;
+    const details = [error.status && `HTTP ${error.status}`, error.error].filter(Boolean).join(', ');
+    console.error(`\nThe demo stopped: ${error.code}${details ? ` (${details})` : ''}: ${error.message}`);
+    process.exit(1);
+  });
+}
 
 heading('Create the client');
 /** @type {string[]} */
@@ -101,11 +119,14 @@ if (local && api) {
   response = await m2m.fetch(`${api.url}/reports`);
   say(
     `m2m.fetch('/reports') again: ${response.status} ${JSON.stringify(await response.json())}, after ` +
-      `${api.calls - apiCallsBefore} API calls (401, then 200) and ${tokenRequests - before} new token request.`,
+      `${api.calls - apiCallsBefore} API calls (401, then 200) and ${tokenRequests - before} new token request: ` +
+      'on the 401, client.fetch called clearToken(token) with the rejected token, then sent the request once more.',
   );
   say(`Refresh reasons reported by onTokenRefreshed so far: ${refreshReasons.join(', ')}.`);
   const { hasValidToken, expiresAt, refreshing } = m2m.state;
-  say(`client.state: hasValidToken=${hasValidToken} refreshing=${refreshing} expiresAt=${new Date(expiresAt).toISOString()}`);
+  say(
+    `client.state: hasValidToken=${hasValidToken} refreshing=${refreshing} expiresAt=${new Date(expiresAt).toISOString()}`,
+  );
 }
 
 heading('A fleet shares one token through a tokenStore');
@@ -128,7 +149,11 @@ heading('Background refresh, in time-lapse');
 const TIME_LAPSE = 200;
 const realSetInterval = globalThis.setInterval;
 globalThis.setInterval = (callback, ms, ...args) => realSetInterval(callback, ms / TIME_LAPSE, ...args);
-const refreshing = createWristbandM2MClient({ ...credentials, fetch: countingFetch, backgroundTokenRefreshInterval: 60 });
+const refreshing = createWristbandM2MClient({
+  ...credentials,
+  fetch: countingFetch,
+  backgroundTokenRefreshInterval: 60,
+});
 const initial = await refreshing.getToken(); // the schedule starts at the first call, never at creation
 globalThis.setInterval = realSetInterval;
 before = tokenRequests;
@@ -139,7 +164,7 @@ say(
   `backgroundTokenRefreshInterval: 60 s. Over two intervals the client fetched ${tokenRequests - before} ` +
     `new tokens by itself; getToken() now returns ${refreshed === initial ? 'the same' : 'a newer'} token with no wait.`,
 );
-say('The timer is unref\'d: this client is never destroyed, and the process still exits on its own below.');
+say("The timer is unref'd: this client is never destroyed, and the process still exits on its own below.");
 
 m2m.destroy();
 await api?.close();

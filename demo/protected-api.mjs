@@ -2,9 +2,11 @@
 import http from 'node:http';
 
 /**
+ * Starts the API on 127.0.0.1, on `port` (default: an ephemeral one).
  * @param {(token: string | undefined) => 'valid' | 'expired' | 'unknown'} verify
+ * @param {{ port?: number }} [options]
  */
-export async function startProtectedApi(verify) {
+export async function startProtectedApi(verify, options = {}) {
   let calls = 0;
   const server = http.createServer((req, res) => {
     calls++;
@@ -18,7 +20,10 @@ export async function startProtectedApi(verify) {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ report: 'quarterly-usage', rows: 3 }));
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve(undefined));
+  });
   const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   return {
     url: `http://127.0.0.1:${port}`,

@@ -17,8 +17,9 @@ const PROTECTED_PATH = '/_protected';
  */
 
 /**
- * Starts the server on 127.0.0.1 and an ephemeral port.
- * @param {{ clientId?: string, clientSecret?: string, tokenLifetimeSeconds?: number, latencyMs?: number }} [options]
+ * Starts the server on 127.0.0.1, on `port` (default: an ephemeral one).
+ * @param {{ clientId?: string, clientSecret?: string, tokenLifetimeSeconds?: number, latencyMs?: number,
+ *   port?: number }} [options]
  */
 export async function startTokenServer(options = {}) {
   const clientId = options.clientId ?? 'demo-client-id';
@@ -55,7 +56,8 @@ export async function startTokenServer(options = {}) {
   function answer(req, res, body) {
     const next = script.shift();
     if (typeof next === 'function') return next(req, res);
-    if (typeof next === 'number') return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
+    if (typeof next === 'number')
+      return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
     if (req.method !== 'POST' || req.url !== TOKEN_PATH) return json(res, 404, { error: 'not_found' });
     const credentials = basicCredentials(req.headers.authorization);
     if (credentials?.id !== clientId || credentials.secret !== clientSecret) {
@@ -81,7 +83,9 @@ export async function startTokenServer(options = {}) {
     else if (action === 'revoke-all') issued.clear();
     else if (action === 'reset') reset();
     else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
-    json(res, 200, { requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })) });
+    json(res, 200, {
+      requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })),
+    });
   }
 
   function reset() {
@@ -98,7 +102,10 @@ export async function startTokenServer(options = {}) {
     json(res, 200, { ok: true });
   }
 
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve(undefined));
+  });
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   const origin = `http://127.0.0.1:${address.port}`;
 

@@ -137,15 +137,45 @@ const DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS = 10;
 const DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS = 1;
 const DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS = 5;
 const MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS = 60;
-/** Timers hold a signed 32-bit count of milliseconds; a larger delay fires at once on every runtime. */
-const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
+// Upper bounds: well above any sensible setting, and low enough that a value given in milliseconds is caught.
+const MAX_TOKEN_EXPIRATION_BUFFER_SECONDS = 3600; // 1 hour
+const MAX_BACKGROUND_REFRESH_INTERVAL_SECONDS = 86_400; // 24 hours, the longest token lifetime the client honours
+const MAX_TOKEN_REQUEST_TIMEOUT_SECONDS = 300; // 5 minutes
+const MAX_TOKEN_STORE_TIMEOUT_SECONDS = 60;
+const MAX_TOKEN_STORE_LOCK_WAIT_SECONDS = 300;
+
+/**
+ * Every option {@link createWristbandM2MClient} accepts; any other name is rejected as a typo. Add each new option
+ * here: leaving one out of this list fails to compile, naming it.
+ */
+const OPTION_NAMES: readonly string[] = everyOption([
+  'clientId',
+  'clientSecret',
+  'wristbandApplicationVanityDomain',
+  'tokenExpirationBuffer',
+  'backgroundTokenRefreshInterval',
+  'tokenRequestTimeout',
+  'onBackgroundRefreshError',
+  'onTokenRefreshed',
+  'onTokenRefreshFailed',
+  'tokenStore',
+  'tokenStoreEncryption',
+  'tokenStoreTimeout',
+  'tokenStoreLockWait',
+  'onTokenStoreError',
+  'dangerouslyAllowBrowser',
+  'fetch',
+]);
 
 const TOKEN_ENDPOINT_PATH = '/api/v1/oauth2/token';
 
 /** Checks every option and applies the defaults. Throws an `INVALID_CONFIG` error naming the first bad option. */
 export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig {
   if (typeof config !== 'object' || config === null) {
-    throw invalidConfig('config', 'must be an object with clientId, clientSecret and wristbandApplicationVanityDomain.');
+    throw invalidConfig(
+      'config',
+      'must be an object with clientId, clientSecret and wristbandApplicationVanityDomain.',
+    );
   }
   if (config.dangerouslyAllowBrowser !== true && isBrowser()) {
     throw invalidConfig(
@@ -154,26 +184,53 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
         'Set it to true only for a browser-like test environment.',
     );
   }
+  rejectUnknownOptions(config);
   const clientId = requireText(config.clientId, 'clientId');
   const clientSecret = secretOption(config.clientSecret);
   const domain = requireText(config.wristbandApplicationVanityDomain, 'wristbandApplicationVanityDomain');
 
-  const buffer = optionalSeconds(config.tokenExpirationBuffer, 'tokenExpirationBuffer', 0, Infinity);
+  const buffer = optionalSeconds(
+    config.tokenExpirationBuffer,
+    'tokenExpirationBuffer',
+    0,
+    MAX_TOKEN_EXPIRATION_BUFFER_SECONDS,
+  );
   const interval = optionalSeconds(
     config.backgroundTokenRefreshInterval,
     'backgroundTokenRefreshInterval',
     MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS,
-    MAX_TIMER_SECONDS,
+    MAX_BACKGROUND_REFRESH_INTERVAL_SECONDS,
   );
-  const timeout = optionalSeconds(config.tokenRequestTimeout, 'tokenRequestTimeout', 'positive', MAX_TIMER_SECONDS);
-  const storeTimeout = optionalSeconds(config.tokenStoreTimeout, 'tokenStoreTimeout', 'positive', MAX_TIMER_SECONDS);
-  const lockWait = optionalSeconds(config.tokenStoreLockWait, 'tokenStoreLockWait', 0, MAX_TIMER_SECONDS);
+  const timeout = optionalSeconds(
+    config.tokenRequestTimeout,
+    'tokenRequestTimeout',
+    'positive',
+    MAX_TOKEN_REQUEST_TIMEOUT_SECONDS,
+  );
+  const storeTimeout = optionalSeconds(
+    config.tokenStoreTimeout,
+    'tokenStoreTimeout',
+    'positive',
+    MAX_TOKEN_STORE_TIMEOUT_SECONDS,
+  );
+  const lockWait = optionalSeconds(
+    config.tokenStoreLockWait,
+    'tokenStoreLockWait',
+    0,
+    MAX_TOKEN_STORE_LOCK_WAIT_SECONDS,
+  );
   const store = config.tokenStore;
   if (store !== undefined && !isTokenStore(store)) {
-    throw invalidConfig('tokenStore', 'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key).');
+    throw invalidConfig(
+      'tokenStore',
+      'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key).',
+    );
   }
   if (config.tokenStoreEncryption !== undefined && typeof config.tokenStoreEncryption !== 'boolean') {
-    throw invalidConfig('tokenStoreEncryption', `must be true or false (got ${describe(config.tokenStoreEncryption)}).`);
+    throw invalidConfig(
+      'tokenStoreEncryption',
+      `must be true or false (got ${describe(config.tokenStoreEncryption)}).`,
+    );
   }
 
   const requestTimeoutMs = (timeout ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS) * 1000;
@@ -296,19 +353,71 @@ function requireText(value: unknown, option: string): string {
   return value;
 }
 
-/** `min` is inclusive; `'positive'` means anything above 0, for durations where 0 would mean "never". */
+/**
+ * `min` is inclusive; `'positive'` means anything above 0, for durations where 0 would mean "never". A value above
+ * `max` that is in range once divided by 1000 was almost certainly given in milliseconds, and the message says so.
+ */
 function optionalSeconds(value: unknown, option: string, min: number | 'positive', max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw invalidConfig(option, `must be a finite number of seconds (got ${describe(value)}).`);
   }
-  const tooLow = min === 'positive' ? value <= 0 : value < min;
-  if (tooLow || value > max) {
+  const tooLow = (seconds: number) => (min === 'positive' ? seconds <= 0 : seconds < min);
+  if (tooLow(value) || value > max) {
     const range = min === 'positive' ? 'greater than 0' : `at least ${min}`;
-    const upper = max === Infinity ? '' : ` and at most ${max}`;
-    throw invalidConfig(option, `must be ${range}${upper} seconds (got ${value}).`);
+    const inMilliseconds = value > max && !tooLow(value / 1000) && value / 1000 <= max;
+    const hint = inMilliseconds ? ` The unit is seconds, not milliseconds: did you mean ${value / 1000}?` : '';
+    throw invalidConfig(option, `must be ${range} and at most ${max} seconds (got ${describe(value)}).${hint}`);
   }
   return value;
+}
+
+/** Throws for an option name the client does not know, naming the nearest known one. */
+function rejectUnknownOptions(config: object): void {
+  for (const name of Object.keys(config)) {
+    if (OPTION_NAMES.includes(name)) continue;
+    const nearest = nearestOption(name);
+    const suggestion = nearest === undefined ? '' : ` Did you mean \`${nearest}\`?`;
+    throw invalidConfig(name, `is not an option of createWristbandM2MClient().${suggestion}`);
+  }
+}
+
+/**
+ * The known option closest to `name`, ignoring case, `_` and `-`: the one at the smallest edit (Levenshtein) distance,
+ * if that is at most a third of the name's length (at least 2), or else one that contains the name or is contained
+ * in it (`vanityDomain`). `undefined` when none is that close.
+ */
+function nearestOption(name: string): string | undefined {
+  const normalise = (text: string) => text.toLowerCase().replace(/[-_]/g, '');
+  const wanted = normalise(name);
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(wanted.length / 3)) + 1;
+  for (const option of OPTION_NAMES) {
+    const known = normalise(option);
+    // Edits (insertions, deletions, substitutions) that turn `wanted` into `known`, one row of the table at a time.
+    let row = [...Array(known.length + 1).keys()];
+    for (let i = 1; i <= wanted.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= known.length; j++) {
+        next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (wanted[i - 1] === known[j - 1] ? 0 : 1));
+      }
+      row = next;
+    }
+    const contains = wanted.length > 3 && (known.includes(wanted) || wanted.includes(known));
+    const distance = row[known.length]! - (contains ? 99 : 0);
+    if (distance < bestDistance) [best, bestDistance] = [option, distance];
+  }
+  return best;
+}
+
+/** Returns `names`; fails to compile when an option of {@link WristbandM2MClientConfig} is missing from it. */
+function everyOption<const T extends readonly (keyof WristbandM2MClientConfig)[]>(
+  names: T &
+    ([Exclude<keyof WristbandM2MClientConfig, T[number]>] extends [never]
+      ? unknown
+      : { missing: Exclude<keyof WristbandM2MClientConfig, T[number]> }),
+): T {
+  return names;
 }
 
 function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
@@ -318,10 +427,11 @@ function optionalFunction<T>(value: T | undefined, option: string): T | undefine
   return value;
 }
 
-/** Names the type of a bad value without ever echoing it: it may be a secret put in the wrong option. */
+/** Names the kind of a bad value without ever echoing it: it may be a secret put in the wrong option. */
 function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() === '' ? 'a blank string' : 'a string';
-  return typeof value;
+  if (typeof value === 'number')
+    return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() ? 'a string' : 'a blank string';
+  if (value == null) return String(value);
+  return Array.isArray(value) ? 'an array' : `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
 }

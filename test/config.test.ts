@@ -19,13 +19,16 @@ function configError(overrides: Record<string, unknown>): WristbandM2MError {
 }
 
 describe('required options', () => {
-  it.each(['clientId', 'clientSecret', 'wristbandApplicationVanityDomain'])('%s must be a non-blank string', (option) => {
-    for (const bad of [undefined, null, '', '   ', '\n', 42, {}]) {
-      const error = configError({ [option]: bad });
-      expect(error.code).toBe('INVALID_CONFIG');
-      expect(error.message).toContain(`\`${option}\``);
-    }
-  });
+  it.each(['clientId', 'clientSecret', 'wristbandApplicationVanityDomain'])(
+    '%s must be a non-blank string',
+    (option) => {
+      for (const bad of [undefined, null, '', '   ', '\n', 42, {}]) {
+        const error = configError({ [option]: bad });
+        expect(error.code).toBe('INVALID_CONFIG');
+        expect(error.message).toContain(`\`${option}\``);
+      }
+    },
+  );
 
   it('rejects a config that is not an object', () => {
     for (const bad of [undefined, null, 'acme', 3]) {
@@ -37,6 +40,79 @@ describe('required options', () => {
     const error = configError({ tokenExpirationBuffer: 'secret-value-123' });
     expect(error.message).toContain('got a string');
     expect(error.message).not.toContain('secret-value-123');
+  });
+
+  it.each([
+    ['clientSecret', 987654321, 'got a number'],
+    ['clientId', 123456789, 'got a number'],
+    ['clientSecret', ['s3cr3t-in-an-array'], 'got an array'],
+    ['clientSecret', { value: 's3cr3t-in-an-object' }, 'got an object'],
+    ['clientSecret', true, 'got a boolean'],
+    ['clientSecret', 12345678901234567890n, 'got a bigint'],
+    ['tokenRequestTimeout', 987654321, 'got a number'],
+    ['tokenStoreEncryption', 'yes-s3cr3t', 'got a string'],
+    ['fetch', 424242, 'got a number'],
+  ])('never prints the value of %s, whatever its type (%s)', (option, value, kind) => {
+    const error = configError({ [option]: value });
+    expect(error.message).toContain(`(${kind})`);
+    for (const shown of [String(value), JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))]) {
+      expect(error.message).not.toContain(shown);
+    }
+    expect(error.message).not.toContain('s3cr3t');
+  });
+});
+
+describe('unknown options', () => {
+  it.each([
+    ['tokenExpiryBuffer', 'tokenExpirationBuffer'],
+    ['tokenExpirationBufer', 'tokenExpirationBuffer'],
+    ['clientID', 'clientId'],
+    ['client_secret', 'clientSecret'],
+    ['requestTimeout', 'tokenRequestTimeout'],
+    ['backgroundRefreshInterval', 'backgroundTokenRefreshInterval'],
+    ['vanityDomain', 'wristbandApplicationVanityDomain'],
+    ['applicationVanityDomain', 'wristbandApplicationVanityDomain'],
+    ['onTokenRefresh', 'onTokenRefreshed'],
+    ['tokenstore', 'tokenStore'],
+  ])('rejects %s and suggests %s', (typo, meant) => {
+    const error = configError({ [typo]: 60 });
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toBe(
+      `Invalid Wristband M2M client config: \`${typo}\` is not an option of createWristbandM2MClient(). ` +
+        `Did you mean \`${meant}\`?`,
+    );
+  });
+
+  it('rejects a name nothing is close to, without a suggestion', () => {
+    const error = configError({ retries: 5 });
+    expect(error.message).toBe(
+      'Invalid Wristband M2M client config: `retries` is not an option of createWristbandM2MClient().',
+    );
+  });
+
+  it('rejects an unknown option even when its value is undefined, and never prints its value', () => {
+    expect(configError({ tokenExpiryBuffer: undefined }).message).toContain('`tokenExpiryBuffer`');
+    expect(configError({ secretValue: 'do-not-print-me' }).message).not.toContain('do-not-print-me');
+  });
+
+  it('accepts every documented option', () => {
+    const all: Required<WristbandM2MClientConfig> = {
+      ...base,
+      tokenExpirationBuffer: 3600,
+      backgroundTokenRefreshInterval: 86_400,
+      tokenRequestTimeout: 300,
+      onBackgroundRefreshError: () => undefined,
+      onTokenRefreshed: () => undefined,
+      onTokenRefreshFailed: () => undefined,
+      tokenStore: { get: async () => null, set: async () => undefined, delete: async () => undefined },
+      tokenStoreEncryption: true,
+      tokenStoreTimeout: 60,
+      tokenStoreLockWait: 300,
+      onTokenStoreError: () => undefined,
+      dangerouslyAllowBrowser: false,
+      fetch: async () => new Response(),
+    };
+    expect(() => resolveConfig(all)).not.toThrow();
   });
 });
 
@@ -149,10 +225,57 @@ describe('numeric options', () => {
     ['tokenRequestTimeout', -5],
     ['tokenRequestTimeout', Number.NaN],
     ['tokenRequestTimeout', 3_000_000],
+    ['tokenExpirationBuffer', 3600.5],
+    ['backgroundTokenRefreshInterval', 86_401],
+    ['tokenRequestTimeout', 300.1],
+    ['tokenStoreTimeout', 60.5],
+    ['tokenStoreTimeout', 0],
+    ['tokenStoreLockWait', 301],
+    ['tokenStoreLockWait', -1],
   ])('rejects %s = %s', (option, value) => {
     const error = configError({ [option]: value });
     expect(error.code).toBe('INVALID_CONFIG');
     expect(error.message).toContain(`\`${option}\``);
+  });
+
+  it.each([
+    ['tokenExpirationBuffer', 3600, 60_000, 60],
+    ['backgroundTokenRefreshInterval', 86_400, 300_000, 300],
+    ['tokenRequestTimeout', 300, 10_000, 10],
+    ['tokenStoreTimeout', 60, 1_500, 1.5],
+    ['tokenStoreLockWait', 300, 5_000, 5],
+  ])('%s is at most %s seconds, and a value in milliseconds gets a hint', (option, max, milliseconds, seconds) => {
+    expect(() => resolveConfig({ ...base, [option]: max })).not.toThrow();
+    const error = configError({ [option]: milliseconds });
+    expect(error.message).toContain(`at most ${max} seconds (got a number).`);
+    expect(error.message).toContain(`The unit is seconds, not milliseconds: did you mean ${seconds}?`);
+    expect(error.message).not.toContain(String(milliseconds));
+  });
+
+  it('gives no milliseconds hint when the value divided by 1000 would still be out of range', () => {
+    for (const [option, value] of [
+      ['tokenRequestTimeout', 987_654_321],
+      ['tokenExpirationBuffer', 3_700_000],
+    ] as const) {
+      const error = configError({ [option]: value });
+      expect(error.message).toContain('(got a number).');
+      expect(error.message).not.toContain('milliseconds');
+    }
+  });
+
+  it('describes every bad value in one style: "got a number", "got a string", never the value', () => {
+    expect(configError({ tokenRequestTimeout: -5 }).message).toBe(
+      'Invalid Wristband M2M client config: `tokenRequestTimeout` must be greater than 0 and at most 300 seconds ' +
+        '(got a number).',
+    );
+    expect(configError({ tokenRequestTimeout: '10' }).message).toContain('(got a string)');
+    expect(configError({ tokenRequestTimeout: Number.NaN }).message).toContain('(got NaN)');
+    expect(configError({ tokenRequestTimeout: Infinity }).message).toContain('(got an infinite number)');
+    expect(configError({ tokenRequestTimeout: null }).message).toContain('(got null)');
+    expect(configError({ clientId: '' }).message).toContain('(got an empty string)');
+    expect(configError({ clientId: '  ' }).message).toContain('(got a blank string)');
+    expect(configError({ clientId: undefined }).message).toContain('(got undefined)');
+    expect(configError({ fetch: {} }).message).toContain('(got an object)');
   });
 
   it.each([

@@ -2,11 +2,13 @@
 // the README points to keep working: Express on Node, a Bun server, a Deno script and a Worker in workerd.
 // The global setup has installed the runtimes and the examples' dependencies.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PROTECTED_API_PORT, DEFAULT_TOKEN_SERVER_PORT } from '../demo/local-servers.mjs';
 import { startProtectedApi } from '../demo/protected-api.mjs';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createWristbandM2MClient } from '../src/index.js';
@@ -77,7 +79,10 @@ async function expectReportsWithRetryOn401(get: Get): Promise<void> {
   expect(api.calls - apiCallsBefore).toBe(4); // 200, 200, 401, 200
 }
 
-const over = (origin: string): Get => (path) => fetch(`${origin}${path}`);
+const over =
+  (origin: string): Get =>
+  (path) =>
+    fetch(`${origin}${path}`);
 
 describe('examples/', () => {
   it('express/server.mjs serves /reports and answers a downstream 401 with clearToken() and one retry', async () => {
@@ -85,7 +90,9 @@ describe('examples/', () => {
   });
 
   it('bun/server.ts does the same on Bun', async () => {
-    await expectReportsWithRetryOn401(over(await startServerExample([`${tools}bun/node_modules/.bin/bun`, 'bun/server.ts'])));
+    await expectReportsWithRetryOn401(
+      over(await startServerExample([`${tools}bun/node_modules/.bin/bun`, 'bun/server.ts'])),
+    );
   });
 
   it('deno/script.ts calls the API once with a token and exits', async () => {
@@ -112,6 +119,38 @@ describe('examples/', () => {
       return Response.json(response.data, { status: response.status });
     });
     m2m.destroy();
+  });
+
+  it('every example folder has an entry in examples/run.mjs, and its file exists', async () => {
+    const { EXAMPLES } = await import('../examples/run.mjs');
+    const folders = readdirSync(examples, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && entry.name !== 'node_modules')
+      .map((entry) => entry.name);
+    expect(Object.keys(EXAMPLES).sort()).toEqual(folders.sort());
+    for (const { file } of Object.values(EXAMPLES) as { file: string }[])
+      expect(existsSync(`${examples}${file}`), file).toBe(true);
+  });
+
+  it('each example retires exactly the rejected token: clearToken(token), never a bare clearToken()', () => {
+    for (const file of [
+      'express/server.mjs',
+      'bun/server.ts',
+      'cloudflare-worker/worker.ts',
+      'axios/reports-api.mjs',
+    ]) {
+      const source = readFileSync(`${examples}${file}`, 'utf8');
+      expect(source, file).toMatch(/clearToken\(\w[\w.]*\)/);
+      expect(source, file).not.toContain('clearToken()');
+    }
+  });
+
+  it('cloudflare-worker has a wrangler configuration whose vars point at `npm run token-server`', () => {
+    const toml = readFileSync(`${examples}cloudflare-worker/wrangler.toml`, 'utf8');
+    expect(toml).toMatch(/^main = "worker.ts"$/m);
+    expect(toml).toMatch(/^compatibility_date = "\d{4}-\d{2}-\d{2}"$/m);
+    expect(toml).toContain(`APPLICATION_VANITY_DOMAIN = "http://127.0.0.1:${DEFAULT_TOKEN_SERVER_PORT}"`);
+    expect(toml).toContain(`DOWNSTREAM_URL = "http://127.0.0.1:${DEFAULT_PROTECTED_API_PORT}"`);
+    expect(toml).not.toContain('CLIENT_SECRET ='); // a secret, never a var
   });
 
   it('cloudflare-worker/worker.ts runs in workerd with its client at module scope', async () => {
@@ -142,4 +181,58 @@ describe('examples/', () => {
       await mf.dispose();
     }
   }, 60_000);
+});
+
+describe('one command each', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+
+  // `npm run example -- <name>` is `tsup && node examples/run.mjs <name>`; the global setup has built dist/.
+  it.each(['express', 'bun', 'deno', 'cloudflare-worker', 'axios'])(
+    'node examples/run.mjs %s starts the local servers, runs the example against them and exits 0',
+    async (name) => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['examples/run.mjs', name], {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: '1' },
+        timeout: 60_000,
+      });
+      expect(stdout).toMatch(/Local token server: http:\/\/127\.0\.0\.1:\d+/);
+      expect(stdout.trim().split('\n').at(-1)).toBe('The example works.');
+    },
+    90_000,
+  );
+
+  it('node examples/run.mjs with an unknown name prints the usage and exits 2', async () => {
+    const error = await promisify(execFile)(process.execPath, ['examples/run.mjs', 'rails'], { cwd: root }).catch(
+      (e) => e,
+    );
+    expect(error.code).toBe(2);
+    expect(error.stderr).toContain('Usage: npm run example -- <express|bun|deno|cloudflare-worker|axios>');
+  });
+
+  it('npm run token-server prints its URLs and the demo credentials, serves tokens, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['demo/local-servers.mjs', '--port', '0', '--api-port', '0'], { cwd: root });
+    children.push(child);
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        if (stdout.includes('Ctrl-C')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`exited with ${code}: ${stdout}`)));
+    });
+    const vars = Object.fromEntries([...stdout.matchAll(/^([A-Z_]+)=(.+)$/gm)].map((m) => [m[1], m[2]]));
+    expect(Object.keys(vars)).toEqual(['CLIENT_ID', 'CLIENT_SECRET', 'APPLICATION_VANITY_DOMAIN', 'DOWNSTREAM_URL']);
+    expect(stdout).toContain(`Token server:  ${vars.APPLICATION_VANITY_DOMAIN}/api/v1/oauth2/token`);
+    const m2m = createWristbandM2MClient({
+      clientId: vars.CLIENT_ID!,
+      clientSecret: vars.CLIENT_SECRET!,
+      wristbandApplicationVanityDomain: vars.APPLICATION_VANITY_DOMAIN!,
+    });
+    const response = await m2m.fetch(`${vars.DOWNSTREAM_URL}/reports`);
+    expect(response.status).toBe(200);
+    m2m.destroy();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
 });

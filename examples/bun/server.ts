@@ -1,5 +1,6 @@
 // A plain Bun server that calls a protected downstream service with an M2M token.
-// Run: CLIENT_ID=… CLIENT_SECRET=… APPLICATION_VANITY_DOMAIN=… DOWNSTREAM_URL=… bun bun/server.ts
+// Run: npm run example -- bun (against the local token server), or
+// CLIENT_ID=… CLIENT_SECRET=… APPLICATION_VANITY_DOMAIN=… DOWNSTREAM_URL=… bun bun/server.ts
 import { createWristbandM2MClient, WristbandM2MError } from '@wristband/typescript-m2m-auth';
 
 const m2m = createWristbandM2MClient({
@@ -15,7 +16,7 @@ async function callDownstream(path: string): Promise<Response> {
       headers: { Authorization: `Bearer ${token}` },
     });
     if (response.status !== 401 || attempt === 2) return response;
-    m2m.clearToken();
+    m2m.clearToken(token); // retires only the rejected token
   }
 }
 
@@ -26,7 +27,8 @@ const server = Bun.serve({
     if (new URL(request.url).pathname !== '/reports') return new Response('not found', { status: 404 });
     try {
       const downstream = await callDownstream('/reports');
-      return Response.json(await downstream.json(), { status: downstream.status });
+      if (!downstream.ok) return Response.json({ error: `downstream answered ${downstream.status}` }, { status: 502 });
+      return Response.json(await downstream.json());
     } catch (error) {
       if (error instanceof WristbandM2MError) return Response.json({ error: error.code }, { status: 503 });
       throw error;

@@ -1,6 +1,9 @@
 // A Cloudflare Worker that calls a protected downstream service with an M2M token.
-// Bindings: CLIENT_ID, APPLICATION_VANITY_DOMAIN and DOWNSTREAM_URL as vars, CLIENT_SECRET as a secret
-// (`wrangler secret put CLIENT_SECRET`).
+// Bindings: CLIENT_ID, APPLICATION_VANITY_DOMAIN and DOWNSTREAM_URL as vars (wrangler.toml), CLIENT_SECRET as a
+// secret (`wrangler secret put CLIENT_SECRET`; locally, in .dev.vars).
+// Run: npm run example -- cloudflare-worker (in workerd through Miniflare), or with wrangler, which bundles it:
+//   npm run token-server   # in one terminal: the local token server on :8790 and the API on :8791
+//   cd examples/cloudflare-worker && cp .dev.vars.example .dev.vars && npx wrangler@4.86.0 dev
 import { env } from 'cloudflare:workers';
 import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth';
 
@@ -29,7 +32,7 @@ export default {
         headers: { Authorization: `Bearer ${token}` },
       });
       if (response.status !== 401 || attempt === 2) return response;
-      m2m.clearToken();
+      m2m.clearToken(token); // retires only the rejected token
     }
   },
 };

@@ -1,5 +1,5 @@
 // A Deno script (a cron job, say) that calls a protected service once with an M2M token and exits.
-// Run: deno run --allow-net --allow-env deno/script.ts
+// Run: npm run example -- deno (against the local token server), or deno run --allow-net --allow-env deno/script.ts
 // Outside this repository, import from 'npm:@wristband/typescript-m2m-auth'.
 import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth';
 

@@ -1,5 +1,6 @@
 // An Express API that calls a protected downstream service with an M2M token.
-// Run: CLIENT_ID=… CLIENT_SECRET=… APPLICATION_VANITY_DOMAIN=… DOWNSTREAM_URL=… node express/server.mjs
+// Run: npm run example -- express (against the local token server), or
+// CLIENT_ID=… CLIENT_SECRET=… APPLICATION_VANITY_DOMAIN=… DOWNSTREAM_URL=… node express/server.mjs
 import express from 'express';
 import { createWristbandM2MClient, WristbandM2MError } from '@wristband/typescript-m2m-auth';
 
@@ -18,7 +19,7 @@ async function callDownstream(path) {
     const token = await m2m.getToken();
     const response = await fetch(new URL(path, DOWNSTREAM_URL), { headers: { Authorization: `Bearer ${token}` } });
     if (response.status !== 401 || attempt === 2) return response;
-    m2m.clearToken();
+    m2m.clearToken(token); // retires only the rejected token: 100 concurrent 401s cause 1 refresh
   }
 }
 
@@ -27,7 +28,9 @@ const app = express();
 app.get('/reports', async (_req, res, next) => {
   try {
     const downstream = await callDownstream('/reports');
-    res.status(downstream.status).json(await downstream.json());
+    // An error answer (a second 401 has an empty body) is not passed on as JSON: it would throw.
+    if (!downstream.ok) return void res.status(502).json({ error: `downstream answered ${downstream.status}` });
+    res.json(await downstream.json());
   } catch (error) {
     next(error);
   }

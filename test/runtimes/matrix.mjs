@@ -32,7 +32,7 @@ export const WORKER_CHECKS = [
 const bin = (tool, name) => `${tools}/${tool}/node_modules/.bin/${name}`;
 
 /**
- * Installs each missing runtime into .tools/<name> (about 10 s and 400 MB the first time).
+ * Installs each missing runtime into .tools/<name> (about 10 s and 730 MB the first time).
  * @param {(line: string) => void} [log]
  */
 export async function ensureRuntimes(log = () => undefined) {
@@ -106,14 +106,20 @@ export async function runProcessRuntime(runtime, server) {
   const rows = [];
   try {
     const results = await runChild(runtime.command(here(runtime.entry)), server, 60_000);
-    for (const result of results) rows.push({ runtime: runtime.name, check: result.name, ok: result.ok, detail: result.detail });
+    for (const result of results)
+      rows.push({ runtime: runtime.name, check: result.name, ok: result.ok, detail: result.detail });
   } catch (error) {
     for (const check of CHECKS) rows.push({ runtime: runtime.name, check, ok: false, detail: error.message });
   }
   if (runtime.idle) {
     try {
       const { gotToken } = await runChild(runtime.command(here('idle.mjs')), server, 15_000);
-      rows.push({ runtime: runtime.name, check: IDLE_CHECK, ok: gotToken === true, detail: gotToken ? '' : 'no token' });
+      rows.push({
+        runtime: runtime.name,
+        check: IDLE_CHECK,
+        ok: gotToken === true,
+        detail: gotToken ? '' : 'no token',
+      });
     } catch (error) {
       rows.push({ runtime: runtime.name, check: IDLE_CHECK, ok: false, detail: error.message });
     }
@@ -139,11 +145,19 @@ export async function runWorkerd(server) {
     });
     await mf.ready;
     const first = await (await mf.dispatchFetch('http://worker/token')).json();
-    row(WORKER_CHECKS[0], typeof first.token === 'string' && first.token.length > 0, JSON.stringify(first).slice(0, 200));
+    row(
+      WORKER_CHECKS[0],
+      typeof first.token === 'string' && first.token.length > 0,
+      JSON.stringify(first).slice(0, 200),
+    );
     const before = server.requestCount;
     const second = await (await mf.dispatchFetch('http://worker/token')).json();
     const shared = second.token === first.token && server.requestCount === before;
-    row(WORKER_CHECKS[1], shared, shared ? '' : `tokens ${first.token} / ${second.token}, ${server.requestCount - before} new requests`);
+    row(
+      WORKER_CHECKS[1],
+      shared,
+      shared ? '' : `tokens ${first.token} / ${second.token}, ${server.requestCount - before} new requests`,
+    );
     const results = await (await mf.dispatchFetch('http://worker/scenario')).json();
     for (const result of results) row(result.name, result.ok, result.detail);
   } catch (error) {
@@ -171,7 +185,14 @@ export async function runMatrix(log = () => undefined) {
       rows.push(...(await runProcessRuntime(runtime, details)));
     }
     log('running workerd');
-    rows.push(...(await runWorkerd({ ...details, get requestCount() { return server.requestCount; } })));
+    rows.push(
+      ...(await runWorkerd({
+        ...details,
+        get requestCount() {
+          return server.requestCount;
+        },
+      })),
+    );
   } finally {
     await server.close();
   }

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// `wristband-m2m token`: an M2M access token on the command line, for operators debugging an API:
+//   curl -H "Authorization: Bearer $(npx wristband-m2m token)" https://api.example.com/...
+// Node only, no dependency. It never prints the client secret.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createWristbandM2MClient, WristbandM2MError } from '../dist/index.js';
+
+const HELP = `Usage: wristband-m2m token [--json] [--env-file <path>]
+
+Prints an access token of a Wristband machine-to-machine OAuth2 client, fetched with the
+client-credentials grant, alone on stdout:
+
+  curl -H "Authorization: Bearer $(npx wristband-m2m token)" https://api.example.com/v1/reports
+
+Credentials come from the environment:
+  CLIENT_ID                   the OAuth2 client's ID
+  CLIENT_SECRET               the OAuth2 client's secret (never printed)
+  APPLICATION_VANITY_DOMAIN   the application's vanity domain, such as acme.us.wristband.dev
+
+Options:
+  --json              print {"access_token": "...", "expires_at": "<ISO 8601 time>"} instead
+  --env-file <path>   read the variables from this file first (default: ./.env when it exists);
+                      a variable already set in the environment wins, as with node --env-file
+  -h, --help          print this help
+
+Exit status: 0 with a token; 1 when no token could be had (the error code and message go to
+stderr, e.g. "TOKEN_ENDPOINT_HTTP_ERROR (HTTP 401): ..."); 2 for a usage error.
+`;
+
+const VARIABLES = ['CLIENT_ID', 'CLIENT_SECRET', 'APPLICATION_VANITY_DOMAIN'];
+
+/** Prints one line to stderr, with any occurrence of the secret blanked out, and sets the exit status. */
+function fail(line, status, secret) {
+  process.stderr.write(`wristband-m2m: ${secret ? line.replaceAll(secret, '[client secret]') : line}\n`);
+  process.exitCode = status;
+}
+
+async function main() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { json: { type: 'boolean' }, 'env-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    return fail(`${error.message}\nRun "wristband-m2m --help" for usage.`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void process.stdout.write(HELP);
+  if (positionals.length !== 1 || positionals[0] !== 'token') {
+    const got = positionals.length === 0 ? 'no command' : `"${positionals.join(' ')}"`;
+    return fail(`expected the command "token", got ${got}.\nRun "wristband-m2m --help" for usage.`, 2);
+  }
+
+  const envFile = values['env-file'] ?? (existsSync('.env') ? '.env' : undefined);
+  if (envFile !== undefined) {
+    // Node (20 and 22 at least) reads --env-file anywhere on its command line and exits 9 on a missing file first.
+    if (!existsSync(envFile)) return fail(`cannot read the env file ${envFile}: it does not exist.`, 2);
+    try {
+      process.loadEnvFile(envFile);
+    } catch (error) {
+      return fail(`cannot read the env file ${envFile}: ${error.code ?? error.message}`, 2);
+    }
+  }
+  const missing = VARIABLES.filter((name) => !process.env[name]);
+  if (missing.length > 0) {
+    const where =
+      envFile === undefined ? 'the environment (or an env file: --env-file)' : `the environment or ${envFile}`;
+    return fail(`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set in ${where}.`, 2);
+  }
+  const { CLIENT_ID, CLIENT_SECRET, APPLICATION_VANITY_DOMAIN } = process.env;
+
+  let expiresAt;
+  try {
+    const client = createWristbandM2MClient({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      wristbandApplicationVanityDomain: APPLICATION_VANITY_DOMAIN,
+      tokenExpirationBuffer: 0, // so expiresAt is the token's own expiry (counted from when the request was sent)
+      onTokenRefreshed: (event) => {
+        expiresAt = event.expiresAt;
+      },
+    });
+    const token = await client.getToken();
+    client.destroy();
+    const output = values.json
+      ? `${JSON.stringify({ access_token: token, expires_at: new Date(expiresAt).toISOString() }, null, 2)}\n`
+      : `${token}\n`;
+    process.stdout.write(output);
+  } catch (error) {
+    if (error instanceof WristbandM2MError) {
+      const status = error.status === undefined ? '' : ` (HTTP ${error.status})`;
+      return fail(`${error.code}${status}: ${error.message}`, 1, CLIENT_SECRET);
+    }
+    return fail(`unexpected error: ${error instanceof Error ? error.message : String(error)}`, 1, CLIENT_SECRET);
+  }
+}
+
+await main();

@@ -1,0 +1,180 @@
+// `wristband-m2m token` as an operator runs it: a real child process (bin/ on the built dist/) against the local
+// token server. The global setup has built dist/.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenServer } from '../demo/token-server.mjs';
+
+const cli = fileURLToPath(new URL('../bin/wristband-m2m.mjs', import.meta.url));
+const SECRET = 'cli-s3cret-NEVER-PRINTED';
+let server: Awaited<ReturnType<typeof startTokenServer>>;
+let scratch: string;
+
+beforeAll(async () => {
+  server = await startTokenServer({ clientId: 'cli-client', clientSecret: SECRET });
+  scratch = mkdtempSync(join(tmpdir(), 'm2m-cli-'));
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with only PATH and `env` in its environment, in `cwd` (an empty folder unless given). */
+function wristbandM2M(args: string[], env: Record<string, string> = {}, cwd = scratch): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const credentials = () => ({
+  CLIENT_ID: server.clientId,
+  CLIENT_SECRET: SECRET,
+  APPLICATION_VANITY_DOMAIN: server.vanityDomain,
+});
+
+/** Nothing a run prints may contain the secret. */
+function expectNoSecret(run: Run): void {
+  expect(run.stdout).not.toContain(SECRET);
+  expect(run.stderr).not.toContain(SECRET);
+}
+
+describe('wristband-m2m token', () => {
+  it('prints the access token alone on stdout, ready for $(...)', async () => {
+    const run = await wristbandM2M(['token'], credentials());
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^\S+\n$/);
+    expect(server.verify(run.stdout.trim())).toBe('valid');
+    expectNoSecret(run);
+  });
+
+  it('prints { access_token, expires_at } with --json', async () => {
+    const before = Date.now();
+    const run = await wristbandM2M(['token', '--json'], credentials());
+    expect(run.code).toBe(0);
+    const output = JSON.parse(run.stdout);
+    expect(Object.keys(output)).toEqual(['access_token', 'expires_at']);
+    expect(server.verify(output.access_token)).toBe('valid');
+    // The local server issues tokens for 3600 s; expires_at is counted from when the request was sent.
+    const expiresAt = Date.parse(output.expires_at);
+    expect(output.expires_at).toBe(new Date(expiresAt).toISOString());
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expectNoSecret(run);
+  });
+
+  it('on failure prints the error code and message on stderr, nothing on stdout, and exits 1', async () => {
+    const run = await wristbandM2M(['token'], { ...credentials(), CLIENT_SECRET: `${SECRET}-wrong` });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^wristband-m2m: TOKEN_ENDPOINT_HTTP_ERROR \(HTTP 401\): .+\n$/);
+    expectNoSecret(run);
+  });
+
+  it('says when the token endpoint cannot be reached', async () => {
+    const closed = await startTokenServer();
+    await closed.close();
+    const run = await wristbandM2M(['token'], { ...credentials(), APPLICATION_VANITY_DOMAIN: closed.vanityDomain });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^wristband-m2m: TOKEN_ENDPOINT_UNREACHABLE: /);
+    expectNoSecret(run);
+  });
+
+  it('reports a bad setting with the INVALID_CONFIG code, never the secret', async () => {
+    const run = await wristbandM2M(['token'], {
+      ...credentials(),
+      APPLICATION_VANITY_DOMAIN: `http://${SECRET}.example`,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^wristband-m2m: INVALID_CONFIG: /);
+    expectNoSecret(run);
+  });
+
+  it('names every missing variable and exits 2', async () => {
+    const run = await wristbandM2M(['token'], { CLIENT_ID: 'cli-client' });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('CLIENT_SECRET, APPLICATION_VANITY_DOMAIN are not set');
+  });
+
+  it('reads the variables from --env-file <path>', async () => {
+    const file = join(scratch, 'staging.env');
+    const vars = credentials();
+    writeFileSync(
+      file,
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
+    const run = await wristbandM2M(['token', '--env-file', file]);
+    expect(run.code).toBe(0);
+    expect(server.verify(run.stdout.trim())).toBe('valid');
+    expectNoSecret(run);
+  });
+
+  it('reads ./.env by default when it exists, and the environment wins over the file', async () => {
+    const folder = mkdtempSync(join(scratch, 'dotenv-'));
+    const vars = { ...credentials(), CLIENT_SECRET: 'wrong-secret-in-the-file' };
+    writeFileSync(
+      join(folder, '.env'),
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
+    expect((await wristbandM2M(['token'], {}, folder)).stderr).toContain('HTTP 401');
+    const run = await wristbandM2M(['token'], { CLIENT_SECRET: SECRET }, folder);
+    expect(run.code).toBe(0);
+    expect(server.verify(run.stdout.trim())).toBe('valid');
+  });
+
+  it('fails, naming the file, for an env file that does not exist', async () => {
+    const run = await wristbandM2M(['token', '--env-file', join(scratch, 'missing.env')], credentials());
+    // Node (20 and 22 at least) reads --env-file anywhere on its command line, even after the script, and exits 9
+    // on a missing file before the CLI runs ("node: <path>: not found"); where it does not, the CLI exits 2.
+    expect([2, 9]).toContain(run.code);
+    expect(run.stderr).toContain('missing.env');
+    expect(run.stdout).toBe('');
+  });
+
+  it('documents itself with --help', async () => {
+    const run = await wristbandM2M(['--help']);
+    expect(run.code).toBe(0);
+    for (const text of [
+      'Usage: wristband-m2m token',
+      'CLIENT_ID',
+      'CLIENT_SECRET',
+      'APPLICATION_VANITY_DOMAIN',
+      '--json',
+      '--env-file',
+      'Exit status',
+    ]) {
+      expect(run.stdout).toContain(text);
+    }
+  });
+
+  it.each([[[]], [['tokens']], [['token', '--jsn']], [['token', 'extra']]])(
+    'exits 2 with a usage hint for %j',
+    async (args) => {
+      const run = await wristbandM2M(args, credentials());
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain('wristband-m2m --help');
+    },
+  );
+});

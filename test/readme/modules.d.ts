@@ -1,0 +1,55 @@
+// Minimal ambient declarations for the third-party modules README snippets import and this repository does not
+// install with types (ioredis, redis and axios are checked against their real types). Extend as snippets need.
+declare module 'cloudflare:workers' {
+  export const env: Env;
+}
+
+declare module 'express' {
+  interface Request {
+    headers: Record<string, string | string[] | undefined>;
+    params: Record<string, string>;
+  }
+  interface Response {
+    status(code: number): Response;
+    json(body: unknown): Response;
+    send(body?: unknown): Response;
+  }
+  type NextFunction = (error?: unknown) => void;
+  type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
+  interface Express {
+    get(path: string, ...handlers: Handler[]): Express;
+    use(...handlers: unknown[]): Express;
+    listen(port: number, callback?: () => void): unknown;
+  }
+  function express(): Express;
+  export default express;
+  export type { Express, NextFunction, Request, Response };
+}
+
+declare module 'ky' {
+  const ky: { create(options: { prefixUrl?: string; fetch?: typeof fetch; headers?: HeadersInit }): unknown };
+  export default ky;
+}
+
+declare module 'openai' {
+  export default class OpenAI {
+    constructor(options: { baseURL?: string; apiKey?: string; fetch?: typeof fetch });
+  }
+}
+
+declare module 'pino' {
+  type Log = (fields: object, message?: string) => void;
+  export default function pino(): { info: Log; warn: Log; error: Log };
+}
+
+declare module '@opentelemetry/api' {
+  type Attributes = Record<string, string | number | boolean | undefined>;
+  interface Meter {
+    createCounter(name: string, options?: { unit?: string }): { add(value: number, attributes?: Attributes): void };
+    createHistogram(
+      name: string,
+      options?: { unit?: string },
+    ): { record(value: number, attributes?: Attributes): void };
+  }
+  export const metrics: { getMeter(name: string): Meter };
+}
