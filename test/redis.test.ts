@@ -89,7 +89,7 @@ it('keeps in Redis a record that contains neither the token nor the secret', asy
     });
     const token = await m2m.getToken();
     const raw = await redis.get((await secretRecords(tokenServer.clientSecret, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
-    expect(raw).toMatch(/^v1\./);
+    expect(raw).toMatch(/^v2\./);
     expect(raw).not.toContain(token);
     expect(raw).not.toContain(tokenServer.clientSecret);
     expect(raw).not.toContain(encodeURIComponent(tokenServer.clientSecret));
