@@ -273,8 +273,8 @@ class TokenCache {
           if (fromStore(found)) return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
         }
         lockSecret = ordered[0] as string;
-        let taken = await shared.lock(lockSecret);
-        if (taken !== 'held') round.lock = taken;
+        const taken = await shared.lock(lockSecret);
+        if (taken !== 'held') this.holdLock(round, taken);
         check();
         if (taken === 'held') {
           // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
@@ -283,7 +283,7 @@ class TokenCache {
             return this.token;
           }
           const outcome = await shared.awaitHolder(ordered, fromStore, performance.now() + settings.tokenStoreLockWaitMs, signal);
-          if (outcome !== undefined && 'release' in outcome) round.lock = outcome;
+          if (outcome !== undefined && 'release' in outcome) this.holdLock(round, outcome);
           check();
           if (outcome instanceof WristbandM2MError) throw outcome;
           if (outcome !== undefined && !('release' in outcome)) {
@@ -310,6 +310,18 @@ class TokenCache {
     } finally {
       void round.lock?.release();
     }
+  }
+
+  /**
+   * Keeps a lock the round just won, but only while the round is current. A round detached by clearToken() (or
+   * given up) while its acquire() or poll was on the way will not share its token, so holding the lock would make
+   * the fleet, and this client's own next round, wait for nothing; and a failure it reported under that lock
+   * would end the wait of processes waiting on the lock's next holder. It lets the lock go at once instead.
+   */
+  holdLock(round: Round, lock: HeldLock | undefined): void {
+    if (lock === undefined) return;
+    if (this.isCurrent(round)) round.lock = lock;
+    else void lock.release();
   }
 
   /** Whether a token from the store helps: a refresh ahead of expiry wants a fresh one, a miss any usable one. */
@@ -392,7 +404,11 @@ class TokenCache {
     // goes now: it will not share what it gets, so nobody should wait for it.
     const detached = this.pending;
     this.pending = undefined;
-    void detached?.lock?.release();
+    if (detached !== undefined) {
+      void detached.lock?.release();
+      // Not its lock any more: it must neither release it again later nor report a failure under it.
+      detached.lock = undefined;
+    }
     this.generation++;
     this.missReason = token === undefined ? 'cleared' : 'unauthorized';
   }

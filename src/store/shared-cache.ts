@@ -169,15 +169,20 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     if (acquire === undefined) return undefined;
     const key = `${(await recordsFor(secret)).key}:lock`;
     const owner = randomId();
+    const call = invoke(() => acquire(key, lockTtlSeconds, owner));
     // A store that cannot answer counts as a lock won: better a request too many than no token.
-    const won: unknown = await attempt('acquire', () => acquire(key, lockTtlSeconds, owner), true);
+    const won: unknown = await attempt('acquire', () => call, true);
     if (typeof won !== 'boolean') {
       report('acquire', storeError('acquire', `returned ${typeof won}, not a boolean; counted as a lock won`));
     } else if (!won) {
       return 'held';
     }
     let released: Promise<void> | undefined;
-    return { release: () => (released ??= deleteIfHolds(key, owner)) };
+    // The release waits for the acquire() itself: one that timed out may still land later and set the lock, and
+    // a delete sent before it would leave that lock to block the fleet until its TTL. A call that never settles
+    // never set anything.
+    const release = (): Promise<void> => call.then(() => deleteIfHolds(key, owner), () => deleteIfHolds(key, owner));
+    return { release: () => (released ??= release()) };
   }
 
   const readFailure = (secret: string): Promise<WristbandM2MError | undefined> => safely('get', () => failureOf(secret), undefined);

@@ -1,0 +1,221 @@
+// Test doubles for fleet tests: a token store whose calls take scripted time, fail or hang (driven by fake timers),
+// and a token endpoint whose answers are scripted. The store keeps its own clock (`performance.now()`), as Redis
+// does: a wall clock stepped on the client machine does not move the store's TTLs.
+import nodeCrypto from 'node:crypto';
+import { vi } from 'vitest';
+import type { TokenStore } from '../../src/index.js';
+
+export type StoreOp = 'get' | 'set' | 'delete' | 'deleteIfEquals' | 'acquire';
+/** How one store call behaves: lands at once, after `delayMs`, fails after `delayMs`, never settles, or waits for `release()`. */
+export type StoreBehaviour = { kind: 'now' } | { kind: 'delay'; ms: number } | { kind: 'fail'; ms: number } | { kind: 'hang' } | { kind: 'hold' };
+
+export interface StoreCall {
+  op: StoreOp;
+  key: string;
+  /** Set when the call's effect landed (or it failed). */
+  done: boolean;
+  /** For a held call: lands it now. */
+  release(): void;
+}
+
+export interface ScriptedStore extends TokenStore {
+  /** Decides how each call behaves; `now` by default. */
+  script: (op: StoreOp, key: string) => StoreBehaviour;
+  calls: StoreCall[];
+  /** Calls waiting for `release()`. */
+  held(op?: StoreOp): StoreCall[];
+  /** Live keys ending in `:lock`, with their owners. */
+  locks(): Map<string, string>;
+  /** Live keys and values. */
+  entries(): Map<string, string>;
+  /** Sets a raw value (as another process would). */
+  put(key: string, value: string, ttlSeconds: number): void;
+  /** Calls whose effect has not landed yet (held, delayed or hanging). */
+  inFlight(): number;
+}
+
+export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}): ScriptedStore {
+  const data = new Map<string, { value: string; expiresAt: number }>();
+  const live = (key: string): string | undefined => {
+    const entry = data.get(key);
+    if (entry === undefined) return undefined;
+    if (performance.now() < entry.expiresAt) return entry.value;
+    data.delete(key);
+    return undefined;
+  };
+  const put = (key: string, value: string, ttlSeconds: number): void =>
+    void data.set(key, { value, expiresAt: performance.now() + ttlSeconds * 1000 });
+
+  const calls: StoreCall[] = [];
+  function run<T>(op: StoreOp, key: string, effect: () => T): Promise<T> {
+    const behaviour = store.script(op, key);
+    return new Promise<T>((resolve, reject) => {
+      const call: StoreCall = { op, key, done: false, release: () => land() };
+      calls.push(call);
+      const land = (): void => {
+        if (call.done) return;
+        call.done = true;
+        try {
+          resolve(effect());
+        } catch (error) {
+          reject(error);
+        }
+      };
+      switch (behaviour.kind) {
+        case 'now':
+          land();
+          break;
+        case 'delay':
+          setTimeout(land, behaviour.ms);
+          break;
+        case 'fail':
+          setTimeout(() => {
+            call.done = true;
+            reject(new Error(`scripted ${op} failure`));
+          }, behaviour.ms);
+          break;
+        case 'hang':
+          break;
+        case 'hold':
+          break;
+      }
+    });
+  }
+
+  const store: ScriptedStore = {
+    script: () => ({ kind: 'now' }),
+    calls,
+    held: (op) => calls.filter((c) => !c.done && (op === undefined || c.op === op)),
+    locks: () => new Map([...data.keys()].filter((k) => k.endsWith(':lock') && live(k) !== undefined).map((k) => [k, live(k) as string])),
+    entries: () => new Map([...data.keys()].filter((k) => live(k) !== undefined).map((k) => [k, live(k) as string])),
+    put,
+    inFlight: () => calls.filter((c) => !c.done).length,
+    get: (key) => run('get', key, () => live(key)),
+    set: (key, value, ttl) => run('set', key, () => put(key, value, ttl)),
+    delete: (key) => run('delete', key, () => void data.delete(key)),
+  };
+  if (options.atomic !== false) {
+    store.deleteIfEquals = (key, value) =>
+      run('deleteIfEquals', key, () => {
+        if (live(key) === value) data.delete(key);
+      });
+  }
+  if (options.lock !== false) {
+    store.acquire = (key, ttl, owner) =>
+      run('acquire', key, () => {
+        if (live(key) !== undefined) return false;
+        put(key, owner ?? 'unknown-owner', ttl);
+        return true;
+      });
+  }
+  return store;
+}
+
+export type Answer =
+  | { kind: 'token'; token?: string; lifetimeS?: number; delayMs?: number }
+  | { kind: 'error'; status: number; error?: string; retryAfter?: string; delayMs?: number }
+  | { kind: 'network'; delayMs?: number }
+  | { kind: 'hold' };
+
+export interface SentRequest {
+  n: number;
+  at: number;
+  settled: boolean;
+  answer(answer: Answer): void;
+}
+
+/** A token endpoint as a `fetch`: `answer(n)` scripts the n-th request (1-based); tokens are `tok-<n>` by default. */
+export function fakeEndpoint(answer: (n: number) => Answer = () => ({ kind: 'token' })) {
+  const sent: SentRequest[] = [];
+  const fetch = (_input: unknown, init?: RequestInit): Promise<Response> =>
+    new Promise((resolve, reject) => {
+      const n = sent.length + 1;
+      const request: SentRequest = {
+        n,
+        at: performance.now(),
+        settled: false,
+        answer(a) {
+          if (request.settled) return;
+          const deliver = (): void => {
+            if (request.settled) return;
+            request.settled = true;
+            if (a.kind === 'token') {
+              resolve(Response.json({ access_token: a.token ?? `tok-${n}`, token_type: 'Bearer', expires_in: a.lifetimeS ?? 3600 }));
+            } else if (a.kind === 'error') {
+              const headers = a.retryAfter === undefined ? undefined : { 'retry-after': a.retryAfter };
+              resolve(Response.json({ error: a.error ?? 'server_error' }, { status: a.status, headers }));
+            } else if (a.kind === 'network') {
+              reject(new TypeError('fetch failed'));
+            }
+          };
+          if (a.kind === 'hold') return;
+          const delay = a.delayMs ?? 0;
+          if (delay > 0) setTimeout(deliver, delay);
+          else deliver();
+        },
+      };
+      sent.push(request);
+      init?.signal?.addEventListener('abort', () => {
+        if (request.settled) return;
+        request.settled = true;
+        reject(init.signal?.reason);
+      });
+      request.answer(answer(n));
+    });
+  return { fetch, sent };
+}
+
+/** Settles a promise into a record that tests can look at while it is pending. */
+export function track<T>(promise: Promise<T>) {
+  const result: { settled: boolean; value?: T; error?: unknown; at?: number } = { settled: false };
+  promise.then(
+    (value) => Object.assign(result, { settled: true, value, at: performance.now() }),
+    (error: unknown) => Object.assign(result, { settled: true, error, at: performance.now() }),
+  );
+  return result;
+}
+
+/** Advances fake time in `stepMs` steps until `done()` or `maxMs`; returns the time advanced. */
+export async function advanceUntil(done: () => boolean, maxMs = 60_000, stepMs = 10): Promise<number> {
+  let elapsed = 0;
+  await vi.advanceTimersByTimeAsync(0);
+  while (!done() && elapsed < maxMs) {
+    await vi.advanceTimersByTimeAsync(stepMs);
+    elapsed += stepMs;
+  }
+  return elapsed;
+}
+
+export const flush = async (): Promise<void> => void (await vi.advanceTimersByTimeAsync(0));
+
+/**
+ * WebCrypto answers through the real event loop (a thread pool), which fake timers do not drive: a round would
+ * pause on a key derivation for a real-time while, and a fake-timer test would not be deterministic. This swaps the
+ * four `crypto.subtle` calls the store codec makes for node:crypto's synchronous equivalents, answered as
+ * microtasks: same bytes, same records, deterministic timing. Returns the function that restores them.
+ */
+export function synchronousWebCrypto(): () => void {
+  const subtle = crypto.subtle as unknown as Record<string, unknown>;
+  const saved = { importKey: subtle.importKey, deriveBits: subtle.deriveBits, encrypt: subtle.encrypt, decrypt: subtle.decrypt };
+  type Raw = { raw: Buffer };
+  const bytes = (data: BufferSource): Buffer =>
+    ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data as ArrayBuffer);
+  subtle.importKey = async (_format: string, data: BufferSource) => ({ raw: Buffer.from(bytes(data)) }) as unknown as CryptoKey;
+  subtle.deriveBits = async (params: { salt: BufferSource; info: BufferSource }, key: Raw, length: number) =>
+    nodeCrypto.hkdfSync('sha256', key.raw, bytes(params.salt), bytes(params.info), length / 8);
+  subtle.encrypt = async (params: { iv: BufferSource; additionalData: BufferSource }, key: Raw, data: BufferSource) => {
+    const cipher = nodeCrypto.createCipheriv('aes-256-gcm', key.raw, bytes(params.iv));
+    cipher.setAAD(bytes(params.additionalData));
+    const out = Buffer.concat([cipher.update(bytes(data)), cipher.final(), cipher.getAuthTag()]);
+    return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
+  };
+  subtle.decrypt = async (params: { iv: BufferSource; additionalData: BufferSource }, key: Raw, data: BufferSource) => {
+    const all = bytes(data);
+    const decipher = nodeCrypto.createDecipheriv('aes-256-gcm', key.raw, bytes(params.iv));
+    decipher.setAAD(bytes(params.additionalData));
+    decipher.setAuthTag(all.subarray(all.length - 16));
+    const out = Buffer.concat([decipher.update(all.subarray(0, all.length - 16)), decipher.final()]);
+    return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
+  };
+  return () => Object.assign(subtle, saved);
+}
