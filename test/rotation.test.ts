@@ -279,6 +279,8 @@ describe('a secret provider', () => {
     ['throws', () => { throw new SecretsManagerError(`denied reading ${OLD}`); }, 'AccessDeniedException'],
     ['rejects', () => Promise.reject(new TypeError(`bad value ${OLD}`)), 'TypeError'],
     ['rejects with a string', () => Promise.reject(`no secret ${OLD}`), 'a string'],
+    // Bug fixed: a provider's own WristbandM2MError used to pass through with its code and message.
+    ['throws a WristbandM2MError', () => { throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', `vault said ${OLD}`); }, 'WristbandM2MError'],
   ])('that %s fails the round with CLIENT_SECRET_UNAVAILABLE, keeping only the error name', async (_case, provider, name) => {
     const log = onTokenEndpoint(() => tokenResponse('t'));
     const failed: unknown[] = [];
