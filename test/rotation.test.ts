@@ -530,6 +530,47 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
     expect(storeErrors).toEqual([]);
   });
 
+  // Bug fixed: a process holding [NEW, OLD] that last worked with OLD waits on OLD's lock; the [OLD] process holding
+  // it is rejected after OLD was revoked and leaves a failure note, which the waiter used to take as its own failure
+  // without ever trying NEW.
+  it('a waiter holding other secrets does not take another process\'s rejected credential as its own failure', async () => {
+    let accepted = [OLD];
+    let release: () => void = () => undefined;
+    let gated = false;
+    const sent: (string | undefined)[] = [];
+    const log = onTokenEndpoint(async (n) => {
+      const secret = secretOf(log.requests[n - 1]!.headers);
+      sent.push(secret);
+      if (gated && secret === OLD) {
+        gated = false;
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      return secret !== undefined && accepted.includes(secret) ? tokenResponse(`token-${n}`) : oauthError(401, 'invalid_client');
+    });
+    const store = createMemoryTokenStore();
+    const storeErrors: TokenStoreErrorEvent[] = [];
+    const { events, onTokenRefreshed } = refreshedEvents();
+    const both = testClient({ clientSecret: [NEW, OLD], tokenStore: store, onTokenRefreshed, onTokenStoreError: (e) => void storeErrors.push(e) });
+    await both.getToken(); // NEW not added yet in the dashboard: OLD worked and is tried first from now on
+    expect(sent).toEqual([NEW, OLD]);
+    accepted = [NEW];
+    await vi.advanceTimersByTimeAsync(3600 * 1000);
+
+    const oldOnly = testClient({ clientSecret: [OLD], tokenStore: store });
+    gated = true;
+    const rejected = settle(oldOnly.getToken());
+    for (let i = 0; i < 100 && sent.length < 3; i++) await vi.advanceTimersByTimeAsync(1);
+    expect(sent).toEqual([NEW, OLD, OLD]); // [OLD] holds OLD's lock, its request in flight
+    const recovered = withTimeRunning(both.getToken());
+    await vi.advanceTimersByTimeAsync(50); // [NEW, OLD] found the lock held and waits
+    release();
+    expect((await rejected).error).toMatchObject({ status: 401 });
+    expect(await recovered).toBe('token-5');
+    expect(sent).toEqual([NEW, OLD, OLD, OLD, NEW]);
+    expect(events.at(-1)).toMatchObject({ source: 'endpoint', secretIndex: 0 });
+    expect(storeErrors).toEqual([]);
+  });
+
   it('works the same with a plain get/set/delete object as the store', async () => {
     const { log } = rotatingEndpoint(() => [OLD, NEW]);
     const map = new Map<string, string>();
