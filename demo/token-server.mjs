@@ -1,6 +1,8 @@
 // A local stand-in for a Wristband application's token endpoint (POST /api/v1/oauth2/token, client-credentials
 // grant, HTTP Basic client authentication), for the demo and the integration tests. It issues opaque tokens,
 // remembers when each expires so a protected API can check them, and lets a caller script what it answers next.
+// Like a Wristband M2M OAuth2 client, it accepts up to two secrets at once (primary and secondary), so a test or the
+// demo can run a secret rotation: add a secondary secret, then revoke the old one.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 
@@ -8,6 +10,8 @@ const TOKEN_PATH = '/api/v1/oauth2/token';
 const CONTROL_PATH = '/_control/';
 // A Bearer-protected resource beside the token endpoint, so tests in any runtime can exercise client.fetch.
 const PROTECTED_PATH = '/_protected';
+/** Wristband lets an OAuth2 client hold a primary and a secondary secret, no more: rotation needs exactly two. */
+const MAX_SECRETS = 2;
 
 /**
  * @typedef {(req: http.IncomingMessage, res: http.ServerResponse) => void} ScriptedAnswer
@@ -24,6 +28,8 @@ const PROTECTED_PATH = '/_protected';
 export async function startTokenServer(options = {}) {
   const clientId = options.clientId ?? 'demo-client-id';
   const clientSecret = options.clientSecret ?? 'demo-client-secret';
+  /** @type {string[]} The secrets the server accepts now, oldest first; starts with `clientSecret` alone. */
+  const accepted = [clientSecret];
   let tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
   let latencyMs = options.latencyMs ?? 0;
   /** @type {(number | ScriptedAnswer)[]} */
@@ -60,7 +66,7 @@ export async function startTokenServer(options = {}) {
       return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
     if (req.method !== 'POST' || req.url !== TOKEN_PATH) return json(res, 404, { error: 'not_found' });
     const credentials = basicCredentials(req.headers.authorization);
-    if (credentials?.id !== clientId || credentials.secret !== clientSecret) {
+    if (credentials?.id !== clientId || credentials.secret === undefined || !accepted.includes(credentials.secret)) {
       res.setHeader('WWW-Authenticate', 'Basic realm="wristband"');
       return json(res, 401, { error: 'invalid_client', error_description: 'Client authentication failed.' });
     }
@@ -82,13 +88,36 @@ export async function startTokenServer(options = {}) {
     else if (action === 'latency') latencyMs = input;
     else if (action === 'revoke-all') issued.clear();
     else if (action === 'reset') reset();
-    else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
-    json(res, 200, {
-      requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })),
-    });
+    else if (action === 'add-secret' || action === 'revoke-secret') {
+      // A bad request (a third secret) answers 400 rather than crash the server in its request handler.
+      const problem = attempt(() => secrets[action === 'add-secret' ? 'add' : 'revoke'](input));
+      if (problem !== undefined) return json(res, 400, { error: problem });
+    } else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
+    json(res, 200, { requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })) });
   }
 
+  // The dashboard's "add secondary secret" and "delete secret". Loopback only, as the whole server is.
+  const secrets = {
+    /** @param {string} secret accepted from now on, beside the current one; at most two are held at once */
+    add(secret) {
+      if (typeof secret !== 'string' || secret === '') throw new TypeError('a secret is a non-empty string');
+      if (accepted.includes(secret)) return;
+      if (accepted.length >= MAX_SECRETS) throw new Error(`the client already holds ${MAX_SECRETS} secrets; revoke one first`);
+      accepted.push(secret);
+    },
+    /** @param {string} secret no longer accepted: requests with it get 401 invalid_client */
+    revoke(secret) {
+      const index = accepted.indexOf(secret);
+      if (index >= 0) accepted.splice(index, 1);
+    },
+    /** @returns {string[]} the secrets accepted now, oldest first */
+    list() {
+      return [...accepted];
+    },
+  };
+
   function reset() {
+    accepted.splice(0, accepted.length, clientSecret);
     script.length = 0;
     requests.length = 0;
     latencyMs = 0;
@@ -111,7 +140,13 @@ export async function startTokenServer(options = {}) {
 
   return {
     clientId,
+    /** The secret the server started with (it stays this value even after `secrets.revoke` of it). */
     clientSecret,
+    /**
+     * The secrets the server accepts (at most two, as in Wristband): `add` a secondary one, `revoke` the old one.
+     * Over HTTP: POST `/_control/add-secret` and `/_control/revoke-secret` with the secret as a JSON string.
+     */
+    secrets,
     /** Pass as `wristbandApplicationVanityDomain`. */
     vanityDomain: origin,
     tokenEndpoint: `${origin}${TOKEN_PATH}`,
@@ -128,7 +163,7 @@ export async function startTokenServer(options = {}) {
     answerNext(...answers) {
       script.push(...answers);
     },
-    /** Forgets the script, the request log and the latency. */
+    /** Forgets the script, the request log and the latency, and accepts `clientSecret` alone again. */
     reset,
     /** @param {number} ms delay before every answer */
     setLatency(ms) {
@@ -157,6 +192,16 @@ export async function startTokenServer(options = {}) {
       return new Promise((resolve) => server.close(() => resolve(undefined)));
     },
   };
+}
+
+/** @param {() => void} run @returns {string | undefined} the message of what `run` threw */
+function attempt(run) {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** @param {http.ServerResponse} res @param {number} status @param {unknown} payload */

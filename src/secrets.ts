@@ -54,14 +54,17 @@ export async function callSecretProvider(
   timeoutMs: number,
 ): Promise<readonly string[]> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = unavailable(`did not answer within tokenRequestTimeout (${timeoutMs / 1000} s)`);
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable(`did not answer within tokenRequestTimeout (${timeoutMs / 1000} s)`)), timeoutMs);
+    timer = setTimeout(() => reject(timeout), timeoutMs);
   });
   let answer: unknown;
   try {
     answer = await Promise.race([new Promise((resolve) => resolve(provider())), timedOut]);
   } catch (error) {
-    if (error instanceof WristbandM2MError) throw error;
+    // Only our own timeout passes as it is. A provider's WristbandM2MError (one built on another client) is still
+    // the provider failing: it becomes CLIENT_SECRET_UNAVAILABLE like any other error, not a foreign code.
+    if (error === timeout) throw error;
     throw unavailable('threw or rejected', { name: error instanceof Error ? error.name : typeName(error) });
   } finally {
     clearTimeout(timer);

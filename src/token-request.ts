@@ -186,7 +186,7 @@ export function nextStep(
 }
 
 /** A 401, or any 4xx whose OAuth `error` is `invalid_client`: the endpoint does not accept this secret. */
-function isRejectedCredential(error: WristbandM2MError): boolean {
+export function isRejectedCredential(error: WristbandM2MError): boolean {
   const status = error.status ?? 0;
   return status === 401 || (status >= 400 && status < 500 && error.error === 'invalid_client');
 }

@@ -8,6 +8,7 @@ import type { ResolvedConfig } from '../config.js';
 import { WristbandM2MError, type WristbandM2MErrorCode } from '../errors.js';
 import { callHook } from '../hooks.js';
 import { pause } from '../timers.js';
+import { isRejectedCredential } from '../token-request.js';
 import { boundedStoreCall, secretRecords, type SecretRecords, storeError, tokenStoreKeyPrefix } from './codec.js';
 import type { SharedToken, TokenStore, TokenStoreOperation } from './types.js';
 
@@ -208,7 +209,10 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
         const token = await read(secrets);
         if (token !== undefined && accept(token)) return token;
         const failure = await readFailure(lockSecret);
-        if (failure !== undefined) return failure;
+        // A holder's rejected credential only says that the secret of this lock is rejected. A waiter holding other
+        // secrets (a [new, old] process behind an [old] one, mid-rotation) must try them itself rather than fail
+        // because of another process's record: it takes the lock, which the holder has released, and runs its round.
+        if (failure !== undefined && !(secrets.length > 1 && isRejectedCredential(failure))) return failure;
         const taken = await lock(lockSecret);
         if (taken !== 'held') return taken;
       }
