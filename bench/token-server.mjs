@@ -74,6 +74,9 @@ export async function startBenchTokenServer({ clientId, clientSecret }) {
     json(res, 200, { access_token: token, token_type: 'Bearer', expires_in: lifetimeS });
   }
 
+  // Idle keep-alive sockets stay open longer than any client keeps them (undici: 4 s), so a client never reuses a
+  // socket the server is closing: with Node's default 5 s, a control request after a long mitata run could fail.
+  server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
   const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   const origin = `http://127.0.0.1:${port}`;
