@@ -3,6 +3,7 @@
 // `() => client.getToken()` on a token valid for an hour. Not part of `npm run bench`; run
 //   node bench/hot-path-variants.mjs            this runtime (also: deno run -A / bun bench/hot-path-variants.mjs)
 //   node bench/hot-path-variants.mjs --all      Node, Deno and Bun one after the other, one table each
+//   add --reverse to register the variants in the opposite order (a check on order effects)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
@@ -129,10 +130,11 @@ if (process.argv.includes('--all')) {
   const self = fileURLToPath(import.meta.url);
   const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
   const commands = [
-    [process.execPath, self, '--json'],
-    [`${tools}deno/node_modules/.bin/deno`, 'run', '--no-prompt', '--allow-read', '--allow-env', self, '--json'],
-    [`${tools}bun/node_modules/.bin/bun`, self, '--json'],
+    [process.execPath, self, '--json', ...passOn],
+    [`${tools}deno/node_modules/.bin/deno`, 'run', '--no-prompt', '--allow-read', '--allow-env', self, '--json', ...passOn],
+    [`${tools}bun/node_modules/.bin/bun`, self, '--json', ...passOn],
   ];
+  const passOn = process.argv.includes('--reverse') ? ['--reverse'] : [];
   const tables = [];
   for (const [command, ...args] of commands) {
     const child = spawnSync(command, args, { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)), maxBuffer: 1 << 24 });
@@ -159,6 +161,8 @@ if (process.argv.includes('--all')) {
     const answer = await client.getToken();
     if (answer !== token && answer?.accessToken !== token) throw new Error('broken variant');
   }
+  // --reverse registers them in the opposite order, to see whether a variant's place in the run moves its figure.
+  if (process.argv.includes('--reverse')) clients.reverse();
   for (const { name, client, fn } of clients) bench(name, fn ?? (() => client.getToken()));
   const report = await run({ format: 'quiet', throw: true });
   const rows = report.benchmarks.map((b) => ({ name: b.alias, p50: b.runs[0].stats.p50, avg: b.runs[0].stats.avg, min: b.runs[0].stats.min }));
@@ -168,7 +172,7 @@ if (process.argv.includes('--all')) {
 
 function table({ runtime: name, rows }) {
   const best = Math.min(...rows.map((r) => r.p50));
-  const current = rows[0].p50;
+  const current = rows.find((r) => r.name.startsWith('current:')).p50;
   return [
     `#### ${name}`,
     '',

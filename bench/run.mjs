@@ -161,12 +161,13 @@ function report(r) {
   const ns = (v) => (v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(1)} ns`);
   const ms = (v) => (v === undefined ? '-' : v < 1 ? `${(v * 1000).toFixed(1)} µs` : `${v.toFixed(1)} ms`);
   const short = (name) => PEERS.find((p) => p.name === name)?.short ?? name;
-  const lines = [
+  const lines = [...targets(r), ''];
+  lines.push(
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), load average ${r.machine.loadAverageAtStart} at start, ${r.machine.date}; ` +
       `orchestrator Node ${r.machine.node}; the whole run took ${r.totalSeconds.toFixed(0)} s.` +
       (r.machine.smoke ? ' SMOKE MODE: few iterations, short lifetimes; timings meaningless.' : ''),
     '',
-  ];
+  );
   for (const rt of r.runtimes) {
     lines.push(`## ${rt.runtime}`, '');
     if (rt.error) {
@@ -250,6 +251,38 @@ function report(r) {
       `${r.soak.abortListenersLeft} abort listeners and ${r.soak.timersAfter} timer left.`,
   );
   return lines.join('\n');
+}
+
+/** The issues' targets for this package, each with this run's figure, per runtime where it applies. */
+function targets(r) {
+  const ours = PEERS[0].name;
+  const lines = ['## Targets (this package, this run)', '', '| target | runtime | this run | met |', '| --- | --- | ---: | --- |'];
+  for (const rt of r.runtimes.filter((x) => !x.error)) {
+    const name = rt.runtime.split(' (')[0];
+    const med = (c) => c.p50 ?? c.smokeNs;
+    const us = rt.cached.find((c) => c.name === ours);
+    const floor = rt.cached[1];
+    const peers = rt.cached.filter((c) => !c.name.startsWith('floor') && c.name !== ours);
+    const ratio = med(us) / med(floor);
+    lines.push(`| cached \`getToken()\` within 1.3x the Promise.resolve floor | ${name} | ${ratio.toFixed(2)}x | ${ratio <= 1.3 ? 'yes' : 'no'} |`);
+    const fastestPeer = peers.sort((a, b) => med(a) - med(b))[0];
+    if (fastestPeer) {
+      const ahead = med(us) < med(fastestPeer);
+      lines.push(`| cached \`getToken()\` ahead of every peer (fastest peer: ${PEERS.find((p) => p.name === fastestPeer.name)?.short}) | ${name} | ${(med(us) / med(fastestPeer)).toFixed(2)}x that peer | ${ahead ? 'yes' : 'no'} |`);
+    }
+    const rot = rt.rotation.find((x) => x.name === ours);
+    if (rot) {
+      lines.push(`| no \`getToken()\` waits on a rotation (refresh-ahead) | ${name} | ${rot.waited} calls waited over ${rot.rotations} rotations | ${rot.waited === 0 ? 'yes' : 'no'} |`);
+      lines.push(`| one token request per rotation | ${name} | ${rot.requestsPerRotation?.toFixed(2) ?? '-'} | ${rot.requestsPerRotation === 1 ? 'yes' : 'no'} |`);
+    }
+    const out = rt.outageRotation.find((x) => x.name === ours);
+    if (out) lines.push(`| 0 failed calls in the outage at rotation | ${name} | ${out.failed} failed | ${out.failed === 0 ? 'yes' : 'no'} |`);
+  }
+  const mem = r.memory.results.find((m) => m.name === ours);
+  if (mem) {
+    lines.push(`| at most 1 KB retained per client before the first token | Node | ${Math.round(mem.bytesPerClientBeforeToken)} bytes | ${mem.bytesPerClientBeforeToken <= 1024 ? 'yes' : 'no'} |`);
+  }
+  return lines;
 }
 
 function benchmarksFile(generated) {
