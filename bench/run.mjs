@@ -1,88 +1,72 @@
-// `npm run bench`: this package against two floors and its peers, in one run on one machine, over real loopback
-// HTTP to the local Wristband-compatible token server. Prints markdown tables; `--json FILE` also writes the raw
-// figures. `--smoke` runs few iterations, only to keep the suite working (CI asserts its request counts).
-// Run it with `node --expose-gc` (npm run bench does): mitata then reports heap bytes per call.
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+// `npm run bench`: this package against floors and its peers, on Node, Deno and Bun, in one run on one machine,
+// over real loopback HTTP to a local Wristband-compatible token server (bench/token-server.mjs, in this process).
+// Each runtime runs bench/runtime.mjs in a child process (cached path, herds, rotation); this process adds the
+// Node-only figures (memory per client, bundle size, import time, long-run memory) and writes BENCHMARKS.md.
+//   node --expose-gc bench/run.mjs [--smoke] [--json FILE] [--runtimes node,deno,bun]
+// --smoke: few iterations and short token lifetimes, only to keep the harness working (test/bench.test.ts); it
+// prints the report but does not write BENCHMARKS.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import { bench, run } from 'mitata';
-import { startTokenServer } from '../demo/token-server.mjs';
 import { PEERS } from './peers.mjs';
+import { measureSize } from './size.mjs';
+import { startBenchTokenServer } from './token-server.mjs';
 
 const SMOKE = process.argv.includes('--smoke');
-const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : undefined;
+const arg = (flag) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+const jsonOut = arg('--json');
+const wanted = (arg('--runtimes') ?? 'node,deno,bun').split(',');
 const here = fileURLToPath(new URL('.', import.meta.url));
-const COLD_CALLERS = 10_000;
-const OUTAGE_CALLERS = 1_000;
-const LATENCY_MS = 50;
+const root = fileURLToPath(new URL('../', import.meta.url));
+const tools = `${root}.tools`;
+const runtimeScript = `${here}runtime.mjs`;
 
-const server = await startTokenServer({ clientId: 'bench-client', clientSecret: 'bench-secret' });
-const results = { machine: machine(), cached: [], coldHerd: [], outageHerd: [], footprint: [], soak: undefined };
+const RUNTIMES = [
+  { id: 'node', name: 'Node', argv: [process.execPath, '--expose-gc', runtimeScript] },
+  {
+    id: 'deno',
+    name: 'Deno',
+    binary: `${tools}/deno/node_modules/.bin/deno`,
+    argv: [`${tools}/deno/node_modules/.bin/deno`, 'run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', '--allow-env', '--v8-flags=--expose-gc', runtimeScript],
+  },
+  { id: 'bun', name: 'Bun', binary: `${tools}/bun/node_modules/.bin/bun`, argv: [`${tools}/bun/node_modules/.bin/bun`, runtimeScript] },
+].filter((r) => wanted.includes(r.id));
 
-// 1. Cached path: ns per `await getToken()` with a valid token, next to two floors.
-{
-  const cached = 'eyJhbGciOiJSUzI1NiJ9.payload.signature';
-  const expiresAt = Date.now() + 3_600_000;
-  const floorA = async () => cached;
-  const floorB = async () => {
-    if (Date.now() < expiresAt) return cached;
-    throw new Error('unreachable');
-  };
-  const subjects = [
-    { name: 'floor A: async function returning a cached string', getToken: floorA },
-    { name: 'floor B: floor A after one Date.now() < expiresAt check', getToken: floorB },
-  ];
-  for (const peer of PEERS) {
-    const instance = peer.create(server);
-    await instance.getToken(); // fill the cache
-    subjects.push({ name: peer.name, getToken: instance.getToken, instance });
+const startedAt = performance.now();
+const server = await startBenchTokenServer({ clientId: 'bench-client', clientSecret: 'bench-secret' });
+const results = { machine: machine(), runtimes: [], memory: undefined, size: undefined, footprint: [], soak: undefined };
+
+for (const runtime of RUNTIMES) {
+  if (runtime.binary && !existsSync(runtime.binary)) {
+    results.runtimes.push({ runtime: runtime.name, error: `not installed at ${runtime.binary} (npm run test:runtimes installs it)` });
+    continue;
   }
-  if (SMOKE) {
-    for (const subject of subjects) {
-      const started = process.hrtime.bigint();
-      for (let i = 0; i < 1_000; i++) await subject.getToken();
-      results.cached.push({ name: subject.name, smokeNsPerCall: Number(process.hrtime.bigint() - started) / 1_000 });
-    }
-  } else {
-    for (const subject of subjects) bench(subject.name, () => subject.getToken()).gc('inner');
-    const report = await run({ format: 'quiet', throw: true });
-    for (const benchmark of report.benchmarks) {
-      const { min, p50, p99, heap } = benchmark.runs[0].stats;
-      results.cached.push({ name: benchmark.alias, min, p50, p99, heapBytesPerCall: heap?.avg });
-    }
+  const t0 = performance.now();
+  try {
+    const figures = await runChild(runtime.argv, JSON.stringify({ server: server.info, smoke: SMOKE }));
+    results.runtimes.push({ ...figures, seconds: (performance.now() - t0) / 1000 });
+  } catch (error) {
+    results.runtimes.push({ runtime: runtime.name, error: String(error.message).slice(0, 500) });
   }
-  const requestsBefore = server.requestCount;
-  for (const subject of subjects) await subject.getToken();
-  results.cachedPathRequests = server.requestCount - requestsBefore; // must be 0: the cached path does no I/O
-  for (const subject of subjects) subject.instance?.dispose?.();
+  process.stderr.write(`bench: ${runtime.name} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 }
+await server.close();
 
-// 2. Cold herd: 10,000 concurrent calls on an empty cache, against an endpoint with 50 ms latency.
-// 3. Outage herd: 1,000 concurrent calls while the endpoint answers 503 to everything.
-for (const peer of PEERS) {
-  results.coldHerd.push({ name: peer.name, ...(await herd(peer, COLD_CALLERS, { latencyMs: LATENCY_MS })) });
-  results.outageHerd.push({ name: peer.name, ...(await herd(peer, OUTAGE_CALLERS, { outage: true })) });
-}
+// Memory per client (Node, --expose-gc): 10,000 clients before and after their first token.
+results.memory = JSON.parse(
+  execFileSync(process.execPath, ['--expose-gc', `${here}memory.mjs`, String(SMOKE ? 1_000 : 10_000)], { encoding: 'utf8', cwd: here })
+    .trim()
+    .split('\n')
+    .pop(),
+);
 
-// What the harness itself costs for a herd: 10,000 calls that return one shared promise, then allSettled.
-{
-  const samples = [];
-  for (let i = 0; i < 5; i++) {
-    let resolve;
-    const shared = new Promise((r) => (resolve = r));
-    const started = performance.now();
-    const all = Promise.allSettled(Array.from({ length: COLD_CALLERS }, () => shared));
-    resolve('token');
-    await all;
-    samples.push(performance.now() - started);
-  }
-  results.herdFloorMs = samples.sort((a, b) => a - b)[2];
-}
+// Size of createWristbandM2MClient alone and the shared store's share (bench/size.mjs).
+results.size = await measureSize();
 
-// 4. Footprint: minified + gzipped bundle of the minimal client-credentials usage, and import time.
+// Footprint: minified + gzipped bundle of each library's minimal client-credentials usage, and import time on Node.
 const USAGE = {
   [PEERS[0].name]: `import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth'; export default createWristbandM2MClient;`,
   [PEERS[1].name]: `import { WristbandM2MClient } from '@wristband/node-m2m-auth'; export default WristbandM2MClient;`,
@@ -93,9 +77,9 @@ const IMPORT = {
   [PEERS[0].name]: `await import('@wristband/typescript-m2m-auth')`,
   [PEERS[1].name]: `require('@wristband/node-m2m-auth')`,
   [PEERS[2].name]: `await import('@badgateway/oauth2-client')`,
-  [PEERS[3].name]: `require('@azure/msal-node')`,
+  [PEERS[3].name]: `await import('@azure/msal-node')`,
 };
-const importRuns = SMOKE ? 1 : 15;
+const importRuns = SMOKE ? 1 : 11;
 const baselineImportMs = importTime('', importRuns);
 for (const [name, usage] of Object.entries(USAGE)) {
   const bundled = await build({
@@ -111,59 +95,42 @@ for (const [name, usage] of Object.entries(USAGE)) {
   results.footprint.push({ name, gzipBytes: bytes, importMs: importTime(IMPORT[name], importRuns) - baselineImportMs });
 }
 
-// 5. Memory after a long run: 1,000,000 calls over 1,000 rotations (test/soak.mjs, on the built package).
+// Memory after a long run: 1,000,000 calls over 1,000 rotations (test/soak.mjs, on the built package).
 const soakArgs = SMOKE ? ['10000', '10'] : ['1000000', '1000'];
 results.soak = JSON.parse(
-  execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('../test/soak.mjs', import.meta.url)), ...soakArgs], {
-    encoding: 'utf8',
-  }),
+  execFileSync(process.execPath, ['--expose-gc', `${root}test/soak.mjs`, ...soakArgs], { encoding: 'utf8' }),
 );
+results.totalSeconds = (performance.now() - startedAt) / 1000;
 
-await server.close();
-console.log(report(results));
+const markdown = report(results);
+console.log(markdown);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+if (!SMOKE) writeFileSync(`${root}BENCHMARKS.md`, benchmarksFile(markdown));
 
-/**
- * Starts `callers` concurrent getToken() calls on a fresh client; counts requests and times the last settlement.
- * A cold herd is timed next to one caller on a fresh client against the same endpoint, the endpoint's own time.
- */
-async function herd(peer, callers, { latencyMs = 0, outage = false }) {
-  let singleMs;
-  if (!outage) {
-    // The endpoint's own time as a client sees it: the median of five lone callers on fresh clients.
-    const samples = [];
-    for (let i = 0; i < 5; i++) {
-      server.reset();
-      server.setLatency(latencyMs);
-      samples.push((await settleCallers(peer, 1)).ms);
-    }
-    singleMs = samples.sort((a, b) => a - b)[2];
-  }
-  server.reset();
-  server.setLatency(latencyMs);
-  if (outage) server.answerNext(...Array.from({ length: 20_000 }, () => (_req, res) => void res.writeHead(503).end()));
-  const { ms, settled } = await settleCallers(peer, callers);
-  const figures = {
-    requests: server.requestCount,
-    msToLast: ms,
-    singleMs,
-    ok: settled.filter((s) => s.status === 'fulfilled' && typeof s.value === 'string' && s.value.length > 0).length,
-    failed: settled.filter((s) => s.status === 'rejected').length,
-    resolvedWithoutToken: settled.filter((s) => s.status === 'fulfilled' && !(typeof s.value === 'string' && s.value.length > 0)).length,
-  };
-  // Let the peer's own retries or pollers run out before the next scenario.
-  await new Promise((resolve) => setTimeout(resolve, outage ? 1_500 : 200));
-  server.reset();
-  return figures;
-}
-
-async function settleCallers(peer, callers) {
-  const instance = peer.create(server);
-  const started = performance.now();
-  const settled = await Promise.allSettled(Array.from({ length: callers }, () => instance.getToken()));
-  const ms = performance.now() - started;
-  instance.dispose?.();
-  return { ms, settled };
+/** Runs a runtime's child; resolves with its last stdout line as JSON. */
+function runChild(argv, lastArg) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], [...argv.slice(1), lastArg], {
+      cwd: here,
+      env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', (error) => reject(error));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        resolve(JSON.parse(last));
+      } catch (error) {
+        reject(new Error(`${error.message}: ${(err || out).trim().split('\n').slice(-3).join(' / ')}`));
+      }
+    });
+  });
 }
 
 /** Median wall time of a fresh `node -e <statement>` run in bench/, so packages resolve from bench/node_modules. */
@@ -179,63 +146,212 @@ function importTime(statement, runs) {
 }
 
 function machine() {
+  const load = process.platform === 'linux' ? execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ') : 'n/a';
   return {
     node: process.version,
-    flags: process.execArgv.join(' ') || '(none)',
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
-    date: new Date().toISOString().slice(0, 10),
+    loadAverageAtStart: load,
+    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     smoke: SMOKE,
   };
 }
 
 function report(r) {
-  const ns = (v) => (v === undefined ? '-' : `${v.toFixed(1)} ns`);
-  const floorB = r.cached.find((c) => c.name.startsWith('floor B'));
-  const floorA = r.cached.find((c) => c.name.startsWith('floor A'));
-  const median = (c) => c.p50 ?? c.smokeNsPerCall;
-  const lines = [
-    `Machine: Node ${r.machine.node}, flags ${r.machine.flags}, ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.date}${r.machine.smoke ? ', SMOKE MODE (timings meaningless)' : ''}`,
+  const ns = (v) => (v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(1)} ns`);
+  const ms = (v) => (v === undefined ? '-' : v < 1 ? `${(v * 1000).toFixed(1)} µs` : `${v.toFixed(1)} ms`);
+  const short = (name) => PEERS.find((p) => p.name === name)?.short ?? name;
+  const lines = [...targets(r), ''];
+  lines.push(
+    `Machine: ${r.machine.cores} cores (${r.machine.cpu}), load average ${r.machine.loadAverageAtStart} at start, ${r.machine.date}; ` +
+      `orchestrator Node ${r.machine.node}; the whole run took ${r.totalSeconds.toFixed(0)} s.` +
+      (r.machine.smoke ? ' SMOKE MODE: few iterations, short lifetimes; timings meaningless.' : ''),
     '',
-    '### Cached path: `await getToken()` with a valid token',
+  );
+  for (const rt of r.runtimes) {
+    lines.push(`## ${rt.runtime}`, '');
+    if (rt.error) {
+      lines.push(`Could not run: ${rt.error}`, '');
+      continue;
+    }
+    const s = rt.settings;
+    for (const [name, why] of Object.entries(rt.loadErrors)) lines.push(`- ${name} **cannot load on this runtime**: ${why}`);
+    if (Object.keys(rt.loadErrors).length > 0) lines.push('');
+    const [floorAsync, floorResolve] = rt.cached;
+    const med = (c) => c.p50 ?? c.smokeNs;
+    lines.push(
+      `### ${rt.runtime.split(' (')[0]}: cached path, \`await <call>\` with a valid token`,
+      '',
+      '| subject | call | min | median | p99 | x async floor | x Promise.resolve floor | microtask ticks to settle | heap bytes / call |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rt.cached.map(
+        (c) =>
+          `| ${c.name} | \`${c.call}\` | ${ns(c.min)} | ${ns(med(c))} | ${ns(c.p99)} | ${(med(c) / med(floorAsync)).toFixed(2)} | ${(med(c) / med(floorResolve)).toFixed(2)} | ${c.ticksToSettle} | ${c.heapBytesPerCall === undefined ? '-' : Math.round(c.heapBytesPerCall)} |`,
+      ),
+      '',
+      `Token requests made by the cached paths after warm-up: ${rt.cachedPathRequests}.`,
+      '',
+      `### ${rt.runtime.split(' (')[0]}: herds (${s.latencyMs} ms endpoint latency)`,
+      '',
+      `| subject | cold herd of ${s.coldCallers}: token requests | last caller done after | one caller alone | got a token | rejected | resolved without a token | outage herd of ${s.outageCallers} (503): token requests | all settled after | rejected | resolved without a token |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rt.coldHerd.map((h) => {
+        const o = rt.outageHerd.find((x) => x.name === h.name);
+        return `| ${short(h.name)} | ${h.requests} | ${ms(h.msToLast)} | ${ms(h.singleMs)} | ${h.ok} | ${h.failed} | ${h.resolvedWithoutToken} | ${o.requests} | ${ms(o.msToLast)} | ${o.failed} | ${o.resolvedWithoutToken} |`;
+      }),
+      '',
+      `Harness floor for the cold herd (${s.coldCallers} calls returning one shared promise, then Promise.allSettled): ${ms(rt.herdFloorMs)}.`,
+      '',
+      `### ${rt.runtime.split(' (')[0]}: rotation, ${s.handlers} concurrent handlers, \`expires_in\` ${s.lifetimeS} s, buffer ${s.bufferS} s, ${s.latencyMs} ms endpoint latency`,
+      '',
+      '| subject | scenario | rotations | calls | p50 | p99 | max | calls that waited | failed calls | served an expired token | token requests | requests per rotation |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rt.rotation.flatMap((x) => {
+        const o = rt.outageRotation.find((y) => y.name === x.name);
+        const row = (v, scenario) =>
+          `| ${short(v.name)} | ${scenario} | ${v.rotations} | ${v.calls} | ${ms(v.p50)} | ${ms(v.p99)} | ${ms(v.max)} | ${v.waited} | ${v.failed} | ${v.servedExpired} | ${v.tokenRequests} (${v.failedRequests} answered 503) | ${v.requestsPerRotation === undefined ? '-' : v.requestsPerRotation.toFixed(2)} |`;
+        return [row(x, 'steady'), row({ ...o, name: x.name }, `503 for ${s.outageMs} ms from its first refresh`)];
+      }),
+      '',
+      `This runtime's share of the run: ${rt.seconds.toFixed(0)} s.`,
+      '',
+    );
+  }
+  lines.push(
+    '## Memory per client (Node, `--expose-gc`)',
     '',
-    '| subject | min | median | p99 | x floor A | x floor B | heap bytes / call |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...r.cached.map(
-      (c) =>
-        `| ${c.name} | ${ns(c.min)} | ${ns(median(c))} | ${ns(c.p99)} | ${(median(c) / median(floorA)).toFixed(2)} | ${(median(c) / median(floorB)).toFixed(2)} | ${c.heapBytesPerCall === undefined ? '-' : Math.round(c.heapBytesPerCall)} |`,
+    `| subject | what is created | clients | retained bytes per client before the first token | after the first token (token string of ${r.memory.results[0].tokenLength} chars included) |`,
+    '| --- | --- | ---: | ---: | ---: |',
+    ...r.memory.results.map(
+      (m) => `| ${m.name} | \`${m.what}\` | ${m.clients} | ${Math.round(m.bytesPerClientBeforeToken)} | ${Math.round(m.bytesPerClientAfterToken)} |`,
     ),
     '',
-    `Token requests made by the cached paths after warm-up: ${r.cachedPathRequests}.`,
+    '## Size of `createWristbandM2MClient` (esbuild minify, gzip -9)',
     '',
-    `### Cold herd: ${COLD_CALLERS.toLocaleString('en-US')} concurrent calls, empty cache, ${LATENCY_MS} ms endpoint latency`,
+    '| bundle | bytes |',
+    '| --- | ---: |',
+    `| \`export { createWristbandM2MClient } from './dist/index.js'\` | ${r.size.factoryGz} |`,
+    `| the same from \`src/index.ts\` (checks the two rows below use the same code) | ${r.size.factorySrcGz} |`,
+    `| the same from \`src/\` with the store seam (\`src/shared-cache.ts\`) stubbed out | ${r.size.withoutStoreGz ?? 'n/a (no shared-cache module found)'} |`,
+    `| **share of the shared store** (difference of the two rows above) | **${r.size.storeShareGz ?? 'n/a'}** |`,
+    `| \`export { createMemoryTokenStore } from './dist/index.js'\` alone | ${r.size.memoryStoreGz} |`,
     '',
-    '| subject | token requests | last caller done after | one caller alone | difference | got a token | rejected | resolved without a token |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...r.coldHerd.map(
-      (h) =>
-        `| ${h.name} | ${h.requests} | ${h.msToLast.toFixed(1)} ms | ${h.singleMs.toFixed(1)} ms | ${(h.msToLast - h.singleMs).toFixed(1)} ms | ${h.ok} | ${h.failed} | ${h.resolvedWithoutToken} |`,
-    ),
+    `Minified bytes (before gzip) per module in the factory bundle: ${r.size.factoryModulesMin.map((m) => `${m.path.replace('src/', '')} ${m.bytes}`).join(', ')}.`,
     '',
-    `Harness floor for the herd (${COLD_CALLERS.toLocaleString('en-US')} calls returning one shared promise, then Promise.allSettled): ${r.herdFloorMs.toFixed(1)} ms.`,
+    '## Footprint of each library (Node)',
     '',
-    `### Outage herd: ${OUTAGE_CALLERS.toLocaleString('en-US')} concurrent calls while the endpoint answers 503`,
-    '',
-    '| subject | token requests | all settled after | rejected | resolved without a token |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...r.outageHerd.map((h) => `| ${h.name} | ${h.requests} | ${h.msToLast.toFixed(1)} ms | ${h.failed} | ${h.resolvedWithoutToken} |`),
-    '',
-    '### Footprint',
-    '',
-    '| subject | minimal usage, bundled with its dependencies, minified + gzipped | import time on Node (median, over an empty node) |',
+    '| subject | minimal usage, bundled with its dependencies, minified + gzipped | import time (median, over an empty node) |',
     '| --- | ---: | ---: |',
     ...r.footprint.map((f) => `| ${f.name} | ${(f.gzipBytes / 1024).toFixed(1)} KiB | ${f.importMs.toFixed(1)} ms |`),
     '',
-    '### Memory over a long run (this package)',
+    '## Memory over a long run (this package, Node)',
     '',
     `${r.soak.calls.toLocaleString('en-US')} getToken() calls over ${r.soak.rotations.toLocaleString('en-US')} rotations: ` +
       `${r.soak.requests} token requests, ${(r.soak.heapGrowthBytes / 1024).toFixed(0)} KiB retained after GC, ` +
-      `${r.soak.abortListenersLeft} abort listeners and ${r.soak.timersAfter} timer left (the background refresh timer).`,
-  ];
+      `${r.soak.abortListenersLeft} abort listeners and ${r.soak.timersAfter} timer left.`,
+  );
   return lines.join('\n');
+}
+
+/** The issues' targets for this package, each with this run's figure, per runtime where it applies. */
+function targets(r) {
+  const ours = PEERS[0].name;
+  const lines = ['## Targets (this package, this run)', '', '| target | runtime | this run | met |', '| --- | --- | ---: | --- |'];
+  for (const rt of r.runtimes.filter((x) => !x.error)) {
+    const name = rt.runtime.split(' (')[0];
+    const med = (c) => c.p50 ?? c.smokeNs;
+    const us = rt.cached.find((c) => c.name === ours);
+    const floor = rt.cached[1];
+    const peers = rt.cached.filter((c) => !c.name.startsWith('floor') && c.name !== ours);
+    const ratio = med(us) / med(floor);
+    lines.push(`| cached \`getToken()\` within 1.3x the Promise.resolve floor | ${name} | ${ratio.toFixed(2)}x | ${ratio <= 1.3 ? 'yes' : 'no'} |`);
+    const fastestPeer = peers.sort((a, b) => med(a) - med(b))[0];
+    if (fastestPeer) {
+      const ahead = med(us) < med(fastestPeer);
+      lines.push(`| cached \`getToken()\` ahead of every peer (fastest peer: ${PEERS.find((p) => p.name === fastestPeer.name)?.short}) | ${name} | ${(med(us) / med(fastestPeer)).toFixed(2)}x that peer | ${ahead ? 'yes' : 'no'} |`);
+    }
+    const rot = rt.rotation.find((x) => x.name === ours);
+    if (rot) {
+      lines.push(`| no \`getToken()\` waits on a rotation (refresh-ahead) | ${name} | ${rot.waited} calls waited over ${rot.rotations} rotations | ${rot.waited === 0 ? 'yes' : 'no'} |`);
+      lines.push(`| one token request per rotation | ${name} | ${rot.requestsPerRotation?.toFixed(2) ?? '-'} | ${rot.requestsPerRotation === 1 ? 'yes' : 'no'} |`);
+    }
+    const out = rt.outageRotation.find((x) => x.name === ours);
+    if (out) lines.push(`| 0 failed calls in the outage at rotation | ${name} | ${out.failed} failed | ${out.failed === 0 ? 'yes' : 'no'} |`);
+  }
+  const mem = r.memory.results.find((m) => m.name === ours);
+  if (mem) {
+    lines.push(`| at most 1 KB retained per client before the first token | Node | ${Math.round(mem.bytesPerClientBeforeToken)} bytes | ${mem.bytesPerClientBeforeToken <= 1024 ? 'yes' : 'no'} |`);
+  }
+  return lines;
+}
+
+function benchmarksFile(generated) {
+  const s = results.runtimes.find((rt) => rt.settings)?.settings;
+  const calls = PEERS.map((p) => `| ${p.name} | \`${p.call}\` | ${p.setup} | ${p.buffer} |`);
+  return `# Benchmarks
+
+<!-- Generated by \`npm run bench\` (bench/run.mjs). Do not edit by hand: run it again. -->
+
+\`\`\`sh
+npm run bench   # = tsup && npm ci --prefix bench (first time) && node --expose-gc bench/run.mjs
+\`\`\`
+
+One run on one machine writes this file: the tables below are that run's output, unedited. The benchmark lives in
+\`bench/\` with its own \`package.json\` and lockfile, so the peers never enter this package's dependencies. A local
+Wristband-compatible token server (\`bench/token-server.mjs\`) runs on 127.0.0.1 in the orchestrating Node process;
+each runtime (Node ${process.version}, Deno and Bun from \`.tools/\`) runs \`bench/runtime.mjs\` in its own child process
+against it over real loopback HTTP, so the server never shares an event loop with the code measured. A peer that
+cannot load on a runtime is listed as such under that runtime. **Figures from a shared 2-core machine are noisy**:
+compare rows of one table, not runs.
+
+## How each subject is called
+
+Every subject is measured through its own call expression, the one its README tells users to write, as the single
+closure the benchmark runs (\`() => <call>\`), with no \`async\` wrapper, \`await\` or property read of the result
+inside the measured call:
+
+| subject | call | set up as | expiry buffer equivalent (rotation benchmark) |
+| --- | --- | --- | --- |
+| floor: async function | \`floorAsync()\` | \`async () => { if (Date.now() < expiresAt) return token; ... }\` | - |
+| floor: Promise.resolve | \`floorResolve()\` | \`() => { if (Date.now() < expiresAt) return Promise.resolve(token); ... }\`: the shape of this package's hot path | - |
+${calls.join('\n')}
+
+## Method
+
+- **Cached path.** mitata 1.0.34 with its defaults for every subject (its warm-up, iteration counts and a collection
+  between trials; heap bytes per call where the runtime lets it collect). The former \`.gc('inner')\` (a collection
+  inside the measured loop) is gone: it charged MSAL about 20 times its own cost. *Microtask ticks to settle*
+  counts \`await null\` ticks until the call's promise settles.
+- **Herds.** A cold herd: N concurrent calls on a fresh client, empty cache, endpoint latency as stated; "one caller
+  alone" is the median of five lone callers on fresh clients. An outage herd: the endpoint answers 503 to every request.
+- **Rotation** (issue 11). ${s?.handlers ?? 8} handlers loop \`<call>\` then \`await sleep(1 + Math.random())\` (1-2 ms of
+  downstream work), after the first token, until ${s?.rotations ?? 5} new tokens have been served (a deadline stops a
+  subject that never gets there). Tokens live \`expires_in\` = ${s?.lifetimeS ?? 3} s; this package runs with
+  \`tokenExpirationBuffer: ${s?.bufferS ?? 1}\`, each peer with the equivalent in the table above. *Calls that waited*: a
+  call whose promise is still pending after 1,000 microtask ticks (no timer or I/O callback can run between ticks,
+  so a cached answer settles within them however many \`await\`s deep, and a network wait cannot). *Served an
+  expired token*: the server writes each token's true expiry into it, and a handler checks it on receipt.
+  *Requests per rotation*: token requests after the first token, over the rotations seen.
+- **Outage at rotation.** The issue's scenario is the endpoint going down at the client's refresh time (\`refreshAt\`)
+  for 30 s, with the default 60 s buffer: half the buffer, ending while the token in hand is still valid. Scaled:
+  with a ${s?.bufferS ?? 1} s buffer, the server answers 503 to every token request arriving in the
+  ${s?.outageMs ?? 500} ms after the first token request that follows the first token, i.e. the outage starts at the
+  moment each client itself first refreshes (whenever its lifecycle decides that is), and ends ${((s?.bufferS ?? 1) * 1000 - (s?.outageMs ?? 500))} ms before
+  that token's real expiry (for a client refreshing ${s?.bufferS ?? 1} s early). The row then runs for 2 rotations.
+  *Failed calls* are calls that rejected; the target for this package once refresh-ahead lands is 0. MSAL keeps a
+  503 as a throttling entry for its own fixed time (60 s, not scaled), so it may see no rotation at all in the row.
+- **Memory per client** (\`bench/memory.mjs\`). 10,000 clients created and kept in a preallocated array, heap used
+  after repeated full collections minus the baseline, divided by 10,000; then each gets its first token from an
+  in-process fake \`fetch\` (\`config.fetch\`, badgateway's \`fetch\` setting) answering a ${results.memory.results[0].tokenLength}-character token, and the heap
+  is measured again. Target for this package: at most 1 KB before the first token.
+- **Size** (\`bench/size.mjs\`). esbuild (bundle, minify, ESM) then gzip level 9, as \`test/package.test.ts\` does. The
+  store's share is the factory bundle built from \`src/\` minus the same build with \`src/shared-cache.ts\` (the seam
+  that wires a \`tokenStore\` into the client) replaced by a stub \`createSharedCache = () => undefined\`, so esbuild
+  drops everything only the store reaches (record sealing, the fleet lock). A stub rather than a subtraction of a
+  separate store bundle, because gzip sizes of two bundles do not add up. Config validation of the store options stays.
+- \`bench/hot-path-variants.mjs\` (not part of this run) measures micro-variants of the hot path on all three runtimes:
+  \`node bench/hot-path-variants.mjs --all\`.
+
+${generated}
+`;
 }
