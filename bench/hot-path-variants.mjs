@@ -128,16 +128,29 @@ const runtime = globalThis.Deno
 
 if (process.argv.includes('--all')) {
   const self = fileURLToPath(import.meta.url);
+  const passOn = process.argv.includes('--reverse') ? ['--reverse'] : [];
   const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
   const commands = [
     [process.execPath, self, '--json', ...passOn],
-    [`${tools}deno/node_modules/.bin/deno`, 'run', '--no-prompt', '--allow-read', '--allow-env', self, '--json', ...passOn],
+    [
+      `${tools}deno/node_modules/.bin/deno`,
+      'run',
+      '--no-prompt',
+      '--allow-read',
+      '--allow-env',
+      self,
+      '--json',
+      ...passOn,
+    ],
     [`${tools}bun/node_modules/.bin/bun`, self, '--json', ...passOn],
   ];
-  const passOn = process.argv.includes('--reverse') ? ['--reverse'] : [];
   const tables = [];
   for (const [command, ...args] of commands) {
-    const child = spawnSync(command, args, { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)), maxBuffer: 1 << 24 });
+    const child = spawnSync(command, args, {
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+      maxBuffer: 1 << 24,
+    });
     if (child.status !== 0) {
       tables.push({ runtime: command, error: (child.error?.message ?? child.stderr).slice(0, 300) });
       continue;
@@ -165,7 +178,12 @@ if (process.argv.includes('--all')) {
   if (process.argv.includes('--reverse')) clients.reverse();
   for (const { name, client, fn } of clients) bench(name, fn ?? (() => client.getToken()));
   const report = await run({ format: 'quiet', throw: true });
-  const rows = report.benchmarks.map((b) => ({ name: b.alias, p50: b.runs[0].stats.p50, avg: b.runs[0].stats.avg, min: b.runs[0].stats.min }));
+  const rows = report.benchmarks.map((b) => ({
+    name: b.alias,
+    p50: b.runs[0].stats.p50,
+    avg: b.runs[0].stats.avg,
+    min: b.runs[0].stats.min,
+  }));
   const result = { runtime, rows };
   console.log(process.argv.includes('--json') ? JSON.stringify(result) : table(result));
 }

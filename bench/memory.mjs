@@ -25,7 +25,8 @@ const fakeFetch = async () => {
 /** Which peers: the ones that take an injected fetch. */
 const SUBJECTS = {
   [PEERS[0].name]: 'createWristbandM2MClient({ clientId, clientSecret, wristbandApplicationVanityDomain, fetch })',
-  [PEERS[2].name]: 'new OAuth2Fetch({ client: new OAuth2Client({ ..., fetch }), getNewToken }): the client and its fetch wrapper',
+  [PEERS[2].name]:
+    'new OAuth2Fetch({ client: new OAuth2Client({ ..., fetch }), getNewToken }): the client and its fetch wrapper',
 };
 
 async function heapUsed() {

@@ -39,7 +39,8 @@ export const PEERS = [
     name: '@wristband/node-m2m-auth 1.0.5',
     short: 'node-m2m-auth',
     call: 'client.getToken()',
-    setup: 'new WristbandM2MClient({ appDomain, clientId, clientSecret }) (CJS build; its ESM build does not load), its axios baseURL pointed at the local server',
+    setup:
+      'new WristbandM2MClient({ appDomain, clientId, clientSecret }) (CJS build; its ESM build does not load), its axios baseURL pointed at the local server',
     buffer: 'none: serves a token until `expires_in` runs out',
     load: async () => require('@wristband/node-m2m-auth'),
     create({ WristbandM2MClient }, server) {
@@ -56,7 +57,8 @@ export const PEERS = [
     name: '@badgateway/oauth2-client 3.3.1',
     short: 'badgateway',
     call: 'fetchWrapper.getToken()',
-    setup: "new OAuth2Fetch({ client: new OAuth2Client({ server, tokenEndpoint, clientId, clientSecret, authenticationMethod: 'client_secret_basic' }), getNewToken: () => client.clientCredentials() })",
+    setup:
+      "new OAuth2Fetch({ client: new OAuth2Client({ server, tokenEndpoint, clientId, clientSecret, authenticationMethod: 'client_secret_basic' }), getNewToken: () => client.clientCredentials() })",
     buffer: 'none: serves a token until `expires_in` runs out',
     load: () => import('@badgateway/oauth2-client'),
     create({ OAuth2Client, OAuth2Fetch }, server, { fetch } = {}) {
@@ -76,7 +78,8 @@ export const PEERS = [
     name: '@azure/msal-node 7.2.1',
     short: 'msal-node',
     call: 'app.acquireTokenByClientCredential(request)',
-    setup: 'new ConfidentialClientApplication({ auth: { clientId, clientSecret, authority, knownAuthorities, authorityMetadata, cloudDiscoveryMetadata }, system: { networkClient } }): offline authority metadata, a network client forwarding its token POST to the local server',
+    setup:
+      'new ConfidentialClientApplication({ auth: { clientId, clientSecret, authority, knownAuthorities, authorityMetadata, cloudDiscoveryMetadata }, system: { networkClient } }): offline authority metadata, a network client forwarding its token POST to the local server',
     buffer:
       'fixed 300 s renewal offset (not configurable in msal-node 7); for a buffer of B s its forwarding network client adds 300 - B s to `expires_in`, so MSAL serves each token for lifetime - B s like the others',
     load: () => import('@azure/msal-node'),

@@ -30,18 +30,42 @@ const RUNTIMES = [
     id: 'deno',
     name: 'Deno',
     binary: `${tools}/deno/node_modules/.bin/deno`,
-    argv: [`${tools}/deno/node_modules/.bin/deno`, 'run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', '--allow-env', '--v8-flags=--expose-gc', runtimeScript],
+    argv: [
+      `${tools}/deno/node_modules/.bin/deno`,
+      'run',
+      '--no-prompt',
+      '--allow-net=127.0.0.1',
+      '--allow-read',
+      '--allow-env',
+      '--v8-flags=--expose-gc',
+      runtimeScript,
+    ],
   },
-  { id: 'bun', name: 'Bun', binary: `${tools}/bun/node_modules/.bin/bun`, argv: [`${tools}/bun/node_modules/.bin/bun`, runtimeScript] },
+  {
+    id: 'bun',
+    name: 'Bun',
+    binary: `${tools}/bun/node_modules/.bin/bun`,
+    argv: [`${tools}/bun/node_modules/.bin/bun`, runtimeScript],
+  },
 ].filter((r) => wanted.includes(r.id));
 
 const startedAt = performance.now();
 const server = await startBenchTokenServer({ clientId: 'bench-client', clientSecret: 'bench-secret' });
-const results = { machine: machine(), runtimes: [], memory: undefined, size: undefined, footprint: [], soak: undefined };
+const results = {
+  machine: machine(),
+  runtimes: [],
+  memory: undefined,
+  size: undefined,
+  footprint: [],
+  soak: undefined,
+};
 
 for (const runtime of RUNTIMES) {
   if (runtime.binary && !existsSync(runtime.binary)) {
-    results.runtimes.push({ runtime: runtime.name, error: `not installed at ${runtime.binary} (npm run test:runtimes installs it)` });
+    results.runtimes.push({
+      runtime: runtime.name,
+      error: `not installed at ${runtime.binary} (npm run test:runtimes installs it)`,
+    });
     continue;
   }
   const t0 = performance.now();
@@ -57,7 +81,10 @@ await server.close();
 
 // Memory per client (Node, --expose-gc): 10,000 clients before and after their first token.
 results.memory = JSON.parse(
-  execFileSync(process.execPath, ['--expose-gc', `${here}memory.mjs`, String(SMOKE ? 1_000 : 10_000)], { encoding: 'utf8', cwd: here })
+  execFileSync(process.execPath, ['--expose-gc', `${here}memory.mjs`, String(SMOKE ? 1_000 : 10_000)], {
+    encoding: 'utf8',
+    cwd: here,
+  })
     .trim()
     .split('\n')
     .pop(),
@@ -68,10 +95,13 @@ results.size = await measureSize();
 
 // Footprint: minified + gzipped bundle of each library's minimal client-credentials usage, and import time on Node.
 const USAGE = {
-  [PEERS[0].name]: `import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth'; export default createWristbandM2MClient;`,
+  [PEERS[0].name]:
+    `import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth'; export default createWristbandM2MClient;`,
   [PEERS[1].name]: `import { WristbandM2MClient } from '@wristband/node-m2m-auth'; export default WristbandM2MClient;`,
-  [PEERS[2].name]: `import { OAuth2Client, OAuth2Fetch } from '@badgateway/oauth2-client'; export default [OAuth2Client, OAuth2Fetch];`,
-  [PEERS[3].name]: `import { ConfidentialClientApplication } from '@azure/msal-node'; export default ConfidentialClientApplication;`,
+  [PEERS[2].name]:
+    `import { OAuth2Client, OAuth2Fetch } from '@badgateway/oauth2-client'; export default [OAuth2Client, OAuth2Fetch];`,
+  [PEERS[3].name]:
+    `import { ConfidentialClientApplication } from '@azure/msal-node'; export default ConfidentialClientApplication;`,
 };
 const IMPORT = {
   [PEERS[0].name]: `await import('@wristband/typescript-m2m-auth')`,
@@ -146,13 +176,16 @@ function importTime(statement, runs) {
 }
 
 function machine() {
-  const load = process.platform === 'linux' ? execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ') : 'n/a';
+  const load =
+    process.platform === 'linux'
+      ? execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')
+      : 'n/a';
   return {
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
     loadAverageAtStart: load,
-    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     smoke: SMOKE,
   };
 }
@@ -175,7 +208,8 @@ function report(r) {
       continue;
     }
     const s = rt.settings;
-    for (const [name, why] of Object.entries(rt.loadErrors)) lines.push(`- ${name} **cannot load on this runtime**: ${why}`);
+    for (const [name, why] of Object.entries(rt.loadErrors))
+      lines.push(`- ${name} **cannot load on this runtime**: ${why}`);
     if (Object.keys(rt.loadErrors).length > 0) lines.push('');
     const [floorAsync, floorResolve] = rt.cached;
     const med = (c) => c.p50 ?? c.smokeNs;
@@ -223,7 +257,8 @@ function report(r) {
     `| subject | what is created | clients | retained bytes per client before the first token | after the first token (token string of ${r.memory.results[0].tokenLength} chars included) |`,
     '| --- | --- | ---: | ---: | ---: |',
     ...r.memory.results.map(
-      (m) => `| ${m.name} | \`${m.what}\` | ${m.clients} | ${Math.round(m.bytesPerClientBeforeToken)} | ${Math.round(m.bytesPerClientAfterToken)} |`,
+      (m) =>
+        `| ${m.name} | \`${m.what}\` | ${m.clients} | ${Math.round(m.bytesPerClientBeforeToken)} | ${Math.round(m.bytesPerClientAfterToken)} |`,
     ),
     '',
     '## Size of `createWristbandM2MClient` (esbuild minify, gzip -9)',
@@ -256,7 +291,12 @@ function report(r) {
 /** The issues' targets for this package, each with this run's figure, per runtime where it applies. */
 function targets(r) {
   const ours = PEERS[0].name;
-  const lines = ['## Targets (this package, this run)', '', '| target | runtime | this run | met |', '| --- | --- | ---: | --- |'];
+  const lines = [
+    '## Targets (this package, this run)',
+    '',
+    '| target | runtime | this run | met |',
+    '| --- | --- | ---: | --- |',
+  ];
   for (const rt of r.runtimes.filter((x) => !x.error)) {
     const name = rt.runtime.split(' (')[0];
     const med = (c) => c.p50 ?? c.smokeNs;
@@ -264,23 +304,36 @@ function targets(r) {
     const floor = rt.cached[1];
     const peers = rt.cached.filter((c) => !c.name.startsWith('floor') && c.name !== ours);
     const ratio = med(us) / med(floor);
-    lines.push(`| cached \`getToken()\` within 1.3x the Promise.resolve floor | ${name} | ${ratio.toFixed(2)}x | ${ratio <= 1.3 ? 'yes' : 'no'} |`);
+    lines.push(
+      `| cached \`getToken()\` within 1.3x the Promise.resolve floor | ${name} | ${ratio.toFixed(2)}x | ${ratio <= 1.3 ? 'yes' : 'no'} |`,
+    );
     const fastestPeer = peers.sort((a, b) => med(a) - med(b))[0];
     if (fastestPeer) {
       const ahead = med(us) < med(fastestPeer);
-      lines.push(`| cached \`getToken()\` ahead of every peer (fastest peer: ${PEERS.find((p) => p.name === fastestPeer.name)?.short}) | ${name} | ${(med(us) / med(fastestPeer)).toFixed(2)}x that peer | ${ahead ? 'yes' : 'no'} |`);
+      lines.push(
+        `| cached \`getToken()\` ahead of every peer (fastest peer: ${PEERS.find((p) => p.name === fastestPeer.name)?.short}) | ${name} | ${(med(us) / med(fastestPeer)).toFixed(2)}x that peer | ${ahead ? 'yes' : 'no'} |`,
+      );
     }
     const rot = rt.rotation.find((x) => x.name === ours);
     if (rot) {
-      lines.push(`| no \`getToken()\` waits on a rotation (refresh-ahead) | ${name} | ${rot.waited} calls waited over ${rot.rotations} rotations | ${rot.waited === 0 ? 'yes' : 'no'} |`);
-      lines.push(`| one token request per rotation | ${name} | ${rot.requestsPerRotation?.toFixed(2) ?? '-'} | ${rot.requestsPerRotation === 1 ? 'yes' : 'no'} |`);
+      lines.push(
+        `| no \`getToken()\` waits on a rotation (refresh-ahead) | ${name} | ${rot.waited} calls waited over ${rot.rotations} rotations | ${rot.waited === 0 ? 'yes' : 'no'} |`,
+      );
+      lines.push(
+        `| one token request per rotation | ${name} | ${rot.requestsPerRotation?.toFixed(2) ?? '-'} | ${rot.requestsPerRotation === 1 ? 'yes' : 'no'} |`,
+      );
     }
     const out = rt.outageRotation.find((x) => x.name === ours);
-    if (out) lines.push(`| 0 failed calls in the outage at rotation | ${name} | ${out.failed} failed | ${out.failed === 0 ? 'yes' : 'no'} |`);
+    if (out)
+      lines.push(
+        `| 0 failed calls in the outage at rotation | ${name} | ${out.failed} failed | ${out.failed === 0 ? 'yes' : 'no'} |`,
+      );
   }
   const mem = r.memory.results.find((m) => m.name === ours);
   if (mem) {
-    lines.push(`| at most 1 KB retained per client before the first token | Node | ${Math.round(mem.bytesPerClientBeforeToken)} bytes | ${mem.bytesPerClientBeforeToken <= 1024 ? 'yes' : 'no'} |`);
+    lines.push(
+      `| at most 1 KB retained per client before the first token | Node | ${Math.round(mem.bytesPerClientBeforeToken)} bytes | ${mem.bytesPerClientBeforeToken <= 1024 ? 'yes' : 'no'} |`,
+    );
   }
   return lines;
 }
@@ -336,7 +389,7 @@ ${calls.join('\n')}
   for 30 s, with the default 60 s buffer: half the buffer, ending while the token in hand is still valid. Scaled:
   with a ${s?.bufferS ?? 1} s buffer, the server answers 503 to every token request arriving in the
   ${s?.outageMs ?? 500} ms after the first token request that follows the first token, i.e. the outage starts at the
-  moment each client itself first refreshes (whenever its lifecycle decides that is), and ends ${((s?.bufferS ?? 1) * 1000 - (s?.outageMs ?? 500))} ms before
+  moment each client itself first refreshes (whenever its lifecycle decides that is), and ends ${(s?.bufferS ?? 1) * 1000 - (s?.outageMs ?? 500)} ms before
   that token's real expiry (for a client refreshing ${s?.bufferS ?? 1} s early). The row then runs for 2 rotations.
   *Failed calls* are calls that rejected; the target for this package once refresh-ahead lands is 0. MSAL keeps a
   503 as a throttling entry for its own fixed time (60 s, not scaled), so it may see no rotation at all in the row.

@@ -10,8 +10,26 @@ import { PEERS } from './peers.mjs';
 const { server, smoke } = JSON.parse(process.argv[process.argv.length - 1]);
 
 const SETTINGS = smoke
-  ? { coldCallers: 200, outageCallers: 100, handlers: 8, rotations: 2, lifetimeS: 0.6, bufferS: 0.3, outageMs: 150, latencyMs: 20 }
-  : { coldCallers: 10_000, outageCallers: 1_000, handlers: 8, rotations: 5, lifetimeS: 3, bufferS: 1, outageMs: 500, latencyMs: 50 };
+  ? {
+      coldCallers: 200,
+      outageCallers: 100,
+      handlers: 8,
+      rotations: 2,
+      lifetimeS: 0.6,
+      bufferS: 0.3,
+      outageMs: 150,
+      latencyMs: 20,
+    }
+  : {
+      coldCallers: 10_000,
+      outageCallers: 1_000,
+      handlers: 8,
+      rotations: 5,
+      lifetimeS: 3,
+      bufferS: 1,
+      outageMs: 500,
+      latencyMs: 50,
+    };
 /** A call still pending after this many microtask ticks waited on a timer or I/O: no I/O runs between ticks. */
 const PROBE_TICKS = 1_000;
 
@@ -43,7 +61,9 @@ for (const peer of PEERS) {
     probe.dispose?.();
     loaded.push({ peer, lib });
   } catch (error) {
-    results.loadErrors[peer.name] = String(error?.message ?? error).split('\n')[0].slice(0, 200);
+    results.loadErrors[peer.name] = String(error?.message ?? error)
+      .split('\n')[0]
+      .slice(0, 200);
   }
 }
 
@@ -78,7 +98,12 @@ for (const peer of PEERS) {
     for (const subject of subjects) {
       const started = performance.now();
       for (let i = 0; i < 1_000; i++) await subject.fn();
-      results.cached.push({ name: subject.name, call: subject.call, ticksToSettle: subject.ticksToSettle, smokeNs: ((performance.now() - started) * 1e6) / 1_000 });
+      results.cached.push({
+        name: subject.name,
+        call: subject.call,
+        ticksToSettle: subject.ticksToSettle,
+        smokeNs: ((performance.now() - started) * 1e6) / 1_000,
+      });
     }
   } else {
     // mitata's defaults (its own warm-up, iteration counts and a GC between trials, the same for every subject).
@@ -89,7 +114,16 @@ for (const peer of PEERS) {
     for (const [i, benchmark] of report.benchmarks.entries()) {
       const { min, avg, p50, p99, heap } = benchmark.runs[0].stats;
       const subject = subjects[i];
-      results.cached.push({ name: subject.name, call: subject.call, ticksToSettle: subject.ticksToSettle, min, avg, p50, p99, heapBytesPerCall: heap?.avg });
+      results.cached.push({
+        name: subject.name,
+        call: subject.call,
+        ticksToSettle: subject.ticksToSettle,
+        min,
+        avg,
+        p50,
+        p99,
+        heapBytesPerCall: heap?.avg,
+      });
     }
   }
   const before = (await count()).requests;
@@ -121,7 +155,10 @@ for (const { peer, lib } of loaded) {
 // then the same with the endpoint down (503) for a window that opens at the client's first refresh.
 for (const { peer, lib } of loaded) {
   results.rotation.push({ name: peer.name, ...(await rotation(peer, lib, { rotations: SETTINGS.rotations })) });
-  results.outageRotation.push({ name: peer.name, ...(await rotation(peer, lib, { rotations: 2, outageMs: SETTINGS.outageMs })) });
+  results.outageRotation.push({
+    name: peer.name,
+    ...(await rotation(peer, lib, { rotations: 2, outageMs: SETTINGS.outageMs })),
+  });
 }
 
 console.log(JSON.stringify(results));

@@ -93,7 +93,9 @@ export async function startTokenServer(options = {}) {
       const problem = attempt(() => secrets[action === 'add-secret' ? 'add' : 'revoke'](input));
       if (problem !== undefined) return json(res, 400, { error: problem });
     } else if (action !== 'requests') return json(res, 404, { error: 'unknown control action' });
-    json(res, 200, { requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })) });
+    json(res, 200, {
+      requests: requests.map(({ authorization, ...rest }) => ({ ...rest, hasAuthorization: !!authorization })),
+    });
   }
 
   // The dashboard's "add secondary secret" and "delete secret". Loopback only, as the whole server is.
@@ -102,7 +104,8 @@ export async function startTokenServer(options = {}) {
     add(secret) {
       if (typeof secret !== 'string' || secret === '') throw new TypeError('a secret is a non-empty string');
       if (accepted.includes(secret)) return;
-      if (accepted.length >= MAX_SECRETS) throw new Error(`the client already holds ${MAX_SECRETS} secrets; revoke one first`);
+      if (accepted.length >= MAX_SECRETS)
+        throw new Error(`the client already holds ${MAX_SECRETS} secrets; revoke one first`);
       accepted.push(secret);
     },
     /** @param {string} secret no longer accepted: requests with it get 401 invalid_client */

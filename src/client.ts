@@ -5,13 +5,24 @@
  * back off, which secret first) lives in `lifecycle.ts` and `secrets.ts`; the HTTP request in `token-request.ts`.
  */
 import { createAuthenticatedFetch } from './authenticated-fetch.js';
-import { type FetchImplementation, type ResolvedConfig, resolveConfig, type WristbandM2MClientConfig } from './config.js';
+import {
+  type FetchImplementation,
+  type ResolvedConfig,
+  resolveConfig,
+  type WristbandM2MClientConfig,
+} from './config.js';
 import { clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
 import { backoffMs, type TokenPhase, tokenPhase, type TokenSchedule, tokenSchedule } from './lifecycle.js';
 import { credentialForms } from './redact.js';
 import { callSecretProvider, secretOrder } from './secrets.js';
-import { createSharedCache, type HeldLock, LOCK_POLL_MS, type SharedCache, type StoredToken } from './store/shared-cache.js';
+import {
+  createSharedCache,
+  type HeldLock,
+  LOCK_POLL_MS,
+  type SharedCache,
+  type StoredToken,
+} from './store/shared-cache.js';
 import { startUnrefInterval } from './timers.js';
 import { createTokenRequester, type IssuedToken, type TokenRequester } from './token-request.js';
 
@@ -266,11 +277,13 @@ class TokenCache {
       const ordered = order.map((index) => secrets[index] as string);
       const shared = this.sharedCache();
       if (shared !== undefined) {
-        const fromStore = (token: StoredToken | undefined): boolean => token !== undefined && this.worthTaking(token, reason);
+        const fromStore = (token: StoredToken | undefined): boolean =>
+          token !== undefined && this.worthTaking(token, reason);
         if (reason !== 'background') {
           const found = await shared.read(ordered);
           check();
-          if (fromStore(found)) return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
+          if (fromStore(found))
+            return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
         }
         lockSecret = ordered[0] as string;
         const taken = await shared.lock(lockSecret);
@@ -282,7 +295,12 @@ class TokenCache {
             this.storeLookAt = performance.now() + LOCK_POLL_MS;
             return this.token;
           }
-          const outcome = await shared.awaitHolder(ordered, fromStore, performance.now() + settings.tokenStoreLockWaitMs, signal);
+          const outcome = await shared.awaitHolder(
+            ordered,
+            fromStore,
+            performance.now() + settings.tokenStoreLockWaitMs,
+            signal,
+          );
           if (outcome !== undefined && 'release' in outcome) this.holdLock(round, outcome);
           check();
           if (outcome instanceof WristbandM2MError) throw outcome;
@@ -333,10 +351,21 @@ class TokenCache {
   }
 
   /** Takes a token into the cache if the round is still current, and reports it. */
-  adopt(round: Round, reason: RefreshReason, issued: IssuedToken, source: 'endpoint' | 'store', startedAt: number): string {
+  adopt(
+    round: Round,
+    reason: RefreshReason,
+    issued: IssuedToken,
+    source: 'endpoint' | 'store',
+    startedAt: number,
+  ): string {
     const { accessToken, sentAt, expiresInSeconds, secretIndex, attempts } = issued;
     const receivedAt = Date.now();
-    const schedule = tokenSchedule(expiresInSeconds * 1000, this.settings.expirationBufferMs, receivedAt - sentAt, Math.random());
+    const schedule = tokenSchedule(
+      expiresInSeconds * 1000,
+      this.settings.expirationBufferMs,
+      receivedAt - sentAt,
+      Math.random(),
+    );
     if (this.isCurrent(round)) {
       this.cached = { accessToken, sentAt, sentAtMono: issued.sentAtMono, schedule };
       this.token = accessToken;
@@ -365,7 +394,12 @@ class TokenCache {
     if (this.destroyed) return;
     if (this.isCurrent(round)) this.countFailure(failure);
     const attempts = failure.attempts ?? 0;
-    callHook(this.settings.onTokenRefreshFailed, { error: failure, attempts, durationMs: performance.now() - startedAt, reason });
+    callHook(this.settings.onTokenRefreshFailed, {
+      error: failure,
+      attempts,
+      durationMs: performance.now() - startedAt,
+      reason,
+    });
     if (reason === 'background') callHook(this.settings.onBackgroundRefreshError, failure);
   }
 
@@ -474,14 +508,17 @@ export function createWristbandM2MClient(config: WristbandM2MClientConfig): Wris
   const cache = new TokenCache(resolveConfig(config));
   // The hot path: a clock read and a comparison while the token is fresh.
   const getToken = (options?: GetTokenOptions): Promise<string> =>
-    options === undefined && performance.now() < cache.freshUntil ? Promise.resolve(cache.token) : cache.acquire(options);
+    options === undefined && performance.now() < cache.freshUntil
+      ? Promise.resolve(cache.token)
+      : cache.acquire(options);
   const clearToken = (token?: string): void => cache.clear(token);
   const destroy = (): void => cache.destroy();
   const client: WristbandM2MClient = {
     getToken,
     clearToken,
     // Made at the first call: most clients never use it, and each costs memory.
-    fetch: (input, init) => (cache.authenticatedFetch ??= createAuthenticatedFetch(client, cache.settings.fetch))(input, init),
+    fetch: (input, init) =>
+      (cache.authenticatedFetch ??= createAuthenticatedFetch(client, cache.settings.fetch))(input, init),
     get state() {
       return cache.state();
     },
@@ -518,13 +555,17 @@ function abortReason(signal: AbortSignal): WristbandM2MError {
 
 function backingOff(last: WristbandM2MError, retryAfterMs: number): WristbandM2MError {
   const seconds = Math.ceil(retryAfterMs / 100) / 10;
-  return new WristbandM2MError(last.code, `${last.message} No token request is sent for ${seconds} s after repeated failures.`, {
-    status: last.status,
-    error: last.error,
-    errorDescription: last.errorDescription,
-    attempts: 0,
-    retryAfterMs,
-  } as ConstructorParameters<typeof WristbandM2MError>[2]);
+  return new WristbandM2MError(
+    last.code,
+    `${last.message} No token request is sent for ${seconds} s after repeated failures.`,
+    {
+      status: last.status,
+      error: last.error,
+      errorDescription: last.errorDescription,
+      attempts: 0,
+      retryAfterMs,
+    } as ConstructorParameters<typeof WristbandM2MError>[2],
+  );
 }
 
 function roundAbandoned(maxRoundMs: number): WristbandM2MError {

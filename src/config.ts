@@ -239,7 +239,11 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
   return {
     clientId,
     clientSecret,
-    maxRoundMs: maxRoundMs(clientSecret, requestTimeoutMs, store === undefined ? undefined : { storeTimeoutMs, lockWaitMs }),
+    maxRoundMs: maxRoundMs(
+      clientSecret,
+      requestTimeoutMs,
+      store === undefined ? undefined : { storeTimeoutMs, lockWaitMs },
+    ),
     tokenEndpoint: tokenEndpointFor(domain),
     expirationBufferMs: (buffer ?? DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS) * 1000,
     backgroundRefreshIntervalMs: interval === undefined ? undefined : interval * 1000,
@@ -260,11 +264,17 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
 function secretOption(value: unknown): ResolvedConfig['clientSecret'] {
   if (typeof value === 'function') return value as Exclude<ClientSecret, string | readonly string[]>;
   if (value === undefined || value === null) {
-    throw invalidConfig('clientSecret', `is required: a secret, a list of secrets, or a function returning them (got ${describe(value)}).`);
+    throw invalidConfig(
+      'clientSecret',
+      `is required: a secret, a list of secrets, or a function returning them (got ${describe(value)}).`,
+    );
   }
   const problem = secretListProblem(value);
   if (problem !== undefined) {
-    throw invalidConfig('clientSecret', `${problem}; give a non-empty secret, a list of distinct secrets, or a function.`);
+    throw invalidConfig(
+      'clientSecret',
+      `${problem}; give a non-empty secret, a list of distinct secrets, or a function.`,
+    );
   }
   return [...asSecretList(value as string | readonly string[])];
 }

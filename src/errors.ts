@@ -78,6 +78,7 @@ export class WristbandM2MError extends Error {
   // On the prototype, so it is in no own property, JSON or spread of an error, and not in the type: a typed
   // `unique symbol` member would make the .d.ts and .d.cts declarations of this class unassignable to each other.
   static {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class being set up
     Object.defineProperty(this.prototype, BRAND, { value: true });
   }
 
@@ -86,6 +87,7 @@ export class WristbandM2MError extends Error {
    * since the brand says nothing about which subclass made an error.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: a subclass's own check must see which class it was called on
     if (this !== WristbandM2MError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }

@@ -31,7 +31,12 @@ export interface TokenSchedule {
  * - `usableUntil`: lifetime minus the smaller of `bufferMs` and {@link STALE_MARGIN_MS}, never before the unjittered
  *   `refreshAt`.
  */
-export function tokenSchedule(lifetimeMs: number, bufferMs: number, ageAtReceiptMs: number, jitter: number): TokenSchedule {
+export function tokenSchedule(
+  lifetimeMs: number,
+  bufferMs: number,
+  ageAtReceiptMs: number,
+  jitter: number,
+): TokenSchedule {
   const refreshAfterMs = lifetimeMs > bufferMs ? lifetimeMs - bufferMs : lifetimeMs / 2;
   const spread = jitter * REFRESH_JITTER_SHARE * Math.max(0, refreshAfterMs - ageAtReceiptMs);
   return {

@@ -104,8 +104,13 @@ function sanitizeLevel(error: unknown, forms: readonly string[], levels: number)
   // A primitive's String() cannot throw (a symbol's included); an object's could, so it is not called.
   const message = stringProperty(error, 'message') ?? (isObject(error) ? '' : String(error));
   const cause = isObject(error) && levels > 1 ? readProperty(error, 'cause') : undefined;
-  const Constructor: ErrorConstructor = BUILT_IN_ERROR.test(name) ? (globalThis as unknown as Record<string, ErrorConstructor>)[name]! : Error;
-  const copy = new Constructor(redact(message, forms), cause === undefined ? undefined : { cause: sanitizeLevel(cause, forms, levels - 1) });
+  const Constructor: ErrorConstructor = BUILT_IN_ERROR.test(name)
+    ? (globalThis as unknown as Record<string, ErrorConstructor>)[name]!
+    : Error;
+  const copy = new Constructor(
+    redact(message, forms),
+    cause === undefined ? undefined : { cause: sanitizeLevel(cause, forms, levels - 1) },
+  );
   if (Constructor === Error) copy.name = redact(name, forms);
   const code = stringProperty(error, 'code');
   if (code !== undefined) Object.assign(copy, { code: redact(code, forms) });

@@ -38,7 +38,11 @@ export interface IssuedToken {
  * Runs one round: sends token requests with `secrets`, trying the positions in `order`, until one succeeds or the
  * round fails for good. `signal` aborts when the client is destroyed or gives the round up; nothing is sent after.
  */
-export type TokenRequester = (secrets: readonly string[], order: readonly number[], signal: AbortSignal) => Promise<IssuedToken>;
+export type TokenRequester = (
+  secrets: readonly string[],
+  order: readonly number[],
+  signal: AbortSignal,
+) => Promise<IssuedToken>;
 
 interface OAuthErrorBody {
   error?: string;
@@ -52,7 +56,11 @@ interface OAuthErrorBody {
 export function createTokenRequester(config: ResolvedConfig, credentials: readonly string[]): TokenRequester {
   const timeoutMs = config.requestTimeoutMs;
 
-  async function attemptOnce(secret: string, attempt: number, signal: AbortSignal): Promise<Omit<IssuedToken, 'secretIndex'>> {
+  async function attemptOnce(
+    secret: string,
+    attempt: number,
+    signal: AbortSignal,
+  ): Promise<Omit<IssuedToken, 'secretIndex'>> {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     // The attempt ends at the timeout or the round's abort even when a fetch implementation ignores its signal.
@@ -158,7 +166,9 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
           continue;
         }
         if (step !== 'retry') {
-          throw step === 'all rejected' && order.length > 1 ? allSecretsRejected(error as WristbandM2MError, order.length) : error;
+          throw step === 'all rejected' && order.length > 1
+            ? allSecretsRejected(error as WristbandM2MError, order.length)
+            : error;
         }
         serverErrors++;
       }
@@ -315,7 +325,8 @@ function describeBody(response: Response, text: string): string {
 
 function httpErrorMessage(response: Response, oauth: OAuthErrorBody, attempts: number): string {
   const { status } = response;
-  const detail = oauth.error === undefined ? '' : ` (${oauth.error}${oauth.errorDescription ? `: ${oauth.errorDescription}` : ''})`;
+  const detail =
+    oauth.error === undefined ? '' : ` (${oauth.error}${oauth.errorDescription ? `: ${oauth.errorDescription}` : ''})`;
   const tries = `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
   const head = `The Wristband token endpoint answered ${status}${detail} ${tries}`;
   if (status >= 500) return `${head}; Wristband may be unavailable. The next getToken() call tries again.`;

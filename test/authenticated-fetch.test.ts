@@ -136,7 +136,11 @@ describe('client.fetch', () => {
     const [first, second] = log.seen.map((seen) => {
       const boundary = /boundary=(\S+)/.exec(seen.contentType ?? '')?.[1];
       const text = new TextDecoder().decode(seen.body);
-      return { ...seen, contentType: seen.contentType?.replace(boundary ?? '', 'B'), body: boundary ? text.replaceAll(boundary, 'B') : text };
+      return {
+        ...seen,
+        contentType: seen.contentType?.replace(boundary ?? '', 'B'),
+        body: boundary ? text.replaceAll(boundary, 'B') : text,
+      };
     });
     expect(second?.method).toBe('PUT');
     expect(second?.contentType).toBe(first?.contentType);
@@ -147,7 +151,11 @@ describe('client.fetch', () => {
   it('retries a Request input with a body, sending the same bytes', async () => {
     issuingEndpoint();
     const log = api(rejectsFirstToken);
-    const request = new Request(API, { method: 'POST', body: 'request-body', headers: { 'Content-Type': 'text/plain' } });
+    const request = new Request(API, {
+      method: 'POST',
+      body: 'request-body',
+      headers: { 'Content-Type': 'text/plain' },
+    });
     const response = await testClient().fetch(request);
     expect(response.status).toBe(200);
     expect(log.seen.map((s) => new TextDecoder().decode(s.body))).toEqual(['request-body', 'request-body']);
@@ -262,7 +270,13 @@ describe('401s that a new token cannot fix', () => {
       vi.advanceTimersByTime(1);
       await client.fetch(API); // retires token-2, retries with token-3
       expect(tokens.count).toBe(3);
-      expect(log.seen.map((s) => s.authorization)).toEqual(['Bearer token-1', 'Bearer token-2', 'Bearer token-2', 'Bearer token-2', 'Bearer token-3']);
+      expect(log.seen.map((s) => s.authorization)).toEqual([
+        'Bearer token-1',
+        'Bearer token-2',
+        'Bearer token-2',
+        'Bearer token-2',
+        'Bearer token-3',
+      ]);
     } finally {
       vi.useRealTimers();
     }

@@ -33,7 +33,11 @@ function isolate() {
     compatibilityDate: '2025-09-01',
     kvNamespaces: ['TOKENS'],
     kvPersist,
-    bindings: { CLIENT_ID: tokenServer.clientId, CLIENT_SECRET: tokenServer.clientSecret, VANITY_DOMAIN: tokenServer.vanityDomain },
+    bindings: {
+      CLIENT_ID: tokenServer.clientId,
+      CLIENT_SECRET: tokenServer.clientSecret,
+      VANITY_DOMAIN: tokenServer.vanityDomain,
+    },
   });
 }
 
@@ -45,7 +49,15 @@ describe('createKVTokenStore in workerd', () => {
       token = (await (await first.dispatchFetch('http://worker/')).json()).token;
       expect(tokenServer.requestCount).toBe(1);
       const kv = await first.getKVNamespace('TOKENS');
-      const raw: string = await kv.get((await secretRecords(tokenServer.clientSecret, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
+      const raw: string = await kv.get(
+        (
+          await secretRecords(
+            tokenServer.clientSecret,
+            tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId),
+            true,
+          )
+        ).key,
+      );
       expect(raw).toMatch(/^v2\./);
       expect(raw).not.toContain(token);
       expect(raw).not.toContain(tokenServer.clientSecret);

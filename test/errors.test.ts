@@ -27,17 +27,26 @@ describe('WristbandM2MError across builds', () => {
   it.each([
     ['CommonJS', 'ESM', cjs, esm],
     ['ESM', 'CommonJS', esm, cjs],
-  ])('an error thrown by the %s build is instanceof the %s build’s class, and keeps its code', (_from, _to, from, to) => {
-    const error = configErrorFrom(from);
-    expect(error instanceof to.WristbandM2MError).toBe(true);
-    expect(error instanceof from.WristbandM2MError).toBe(true);
-    expect(error instanceof SourceError).toBe(true);
-    expect(error instanceof Error).toBe(true);
-    expect(error).toMatchObject({ name: 'WristbandM2MError', code: 'INVALID_CONFIG' });
-  });
+  ])(
+    'an error thrown by the %s build is instanceof the %s build’s class, and keeps its code',
+    (_from, _to, from, to) => {
+      const error = configErrorFrom(from);
+      expect(error instanceof to.WristbandM2MError).toBe(true);
+      expect(error instanceof from.WristbandM2MError).toBe(true);
+      expect(error instanceof SourceError).toBe(true);
+      expect(error instanceof Error).toBe(true);
+      expect(error).toMatchObject({ name: 'WristbandM2MError', code: 'INVALID_CONFIG' });
+    },
+  );
 
   it('is false for other errors and non-objects', () => {
-    for (const value of [new Error('x'), Object.assign(new Error('x'), { name: 'WristbandM2MError', code: 'ABORTED' }), null, 'WristbandM2MError', undefined]) {
+    for (const value of [
+      new Error('x'),
+      Object.assign(new Error('x'), { name: 'WristbandM2MError', code: 'ABORTED' }),
+      null,
+      'WristbandM2MError',
+      undefined,
+    ]) {
       expect(value instanceof esm.WristbandM2MError).toBe(false);
       expect(value instanceof cjs.WristbandM2MError).toBe(false);
     }
@@ -52,7 +61,15 @@ describe('WristbandM2MError across builds', () => {
 
   it('adds no enumerable property: JSON and spread show the same fields as before', () => {
     const error = new SourceError('TOKEN_ENDPOINT_HTTP_ERROR', 'm', { status: 503, attempts: 3, retryAfterMs: 1_500 });
-    expect(Object.keys(error).sort()).toEqual(['attempts', 'code', 'error', 'errorDescription', 'name', 'retryAfterMs', 'status']);
+    expect(Object.keys(error).sort()).toEqual([
+      'attempts',
+      'code',
+      'error',
+      'errorDescription',
+      'name',
+      'retryAfterMs',
+      'status',
+    ]);
     expect(Object.getOwnPropertySymbols(error)).toEqual([]);
   });
 });
@@ -64,7 +81,9 @@ describe('WristbandM2MError details', () => {
   });
 
   it('accepts the CLIENT_SECRET_UNAVAILABLE code', () => {
-    const error = new SourceError('CLIENT_SECRET_UNAVAILABLE', 'The clientSecret provider failed.', { cause: { name: 'TypeError' } });
+    const error = new SourceError('CLIENT_SECRET_UNAVAILABLE', 'The clientSecret provider failed.', {
+      cause: { name: 'TypeError' },
+    });
     expect(error).toMatchObject({ code: 'CLIENT_SECRET_UNAVAILABLE', cause: { name: 'TypeError' } });
   });
 });

@@ -31,16 +31,21 @@ const CALLER_COUNTS = [1, 100, 10_000];
 // Scheduling slack on a shared CI machine: the bound is 3 attempts of the timeout, the two pauses, and this.
 const MARGIN_MS = 1_000;
 
-const json = (status: number, body: unknown): Answer => (_req, res) => {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
-const raw = (status: number, body: string, type = 'application/json'): Answer => (_req, res) => {
-  res.writeHead(status, { 'Content-Type': type });
-  res.end(body);
-};
+const json =
+  (status: number, body: unknown): Answer =>
+  (_req, res) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+const raw =
+  (status: number, body: string, type = 'application/json'): Answer =>
+  (_req, res) => {
+    res.writeHead(status, { 'Content-Type': type });
+    res.end(body);
+  };
 const html = (status: number): Answer => raw(status, '<html><body><h1>502 Bad Gateway</h1></body></html>', 'text/html');
-const token = (extra: Record<string, unknown>): Answer => json(200, { access_token: 'fault.token', token_type: 'Bearer', ...extra });
+const token = (extra: Record<string, unknown>): Answer =>
+  json(200, { access_token: 'fault.token', token_type: 'Bearer', ...extra });
 const reset: Answer = (req) => req.socket.resetAndDestroy();
 const closeAtOnce: Answer = (req) => req.socket.end();
 const neverAnswer: Answer = () => undefined;
@@ -49,35 +54,44 @@ const resetMidBody: Answer = (req, res) => {
   res.write('{"access_token":"abc');
   setTimeout(() => req.socket.resetAndDestroy(), 10);
 };
-const drip = (intervalMs: number): Answer => (req, res) => {
-  const body = Buffer.from(JSON.stringify({ access_token: 'dripped.token', token_type: 'Bearer', expires_in: 3600 }));
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
-  let sent = 0;
-  const timer = setInterval(() => {
-    if (req.socket.destroyed || sent === body.length) return clearInterval(timer);
-    res.write(body.subarray(sent, ++sent));
-    if (sent === body.length) res.end();
-  }, intervalMs);
-};
-const tenMegabytes = (declareLength: boolean): Answer => (req, res) => {
-  const total = 10 * 1024 * 1024;
-  const chunk = Buffer.alloc(64 * 1024, 0x20);
-  res.writeHead(200, { 'Content-Type': 'application/json', ...(declareLength ? { 'Content-Length': String(total) } : {}) });
-  let written = 0;
-  const pump = (): void => {
-    while (written < total && !req.socket.destroyed) {
-      written += chunk.length;
-      if (!res.write(chunk)) return void res.once('drain', pump);
-    }
+const drip =
+  (intervalMs: number): Answer =>
+  (req, res) => {
+    const body = Buffer.from(JSON.stringify({ access_token: 'dripped.token', token_type: 'Bearer', expires_in: 3600 }));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (req.socket.destroyed || sent === body.length) return clearInterval(timer);
+      res.write(body.subarray(sent, ++sent));
+      if (sent === body.length) res.end();
+    }, intervalMs);
+  };
+const tenMegabytes =
+  (declareLength: boolean): Answer =>
+  (req, res) => {
+    const total = 10 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      ...(declareLength ? { 'Content-Length': String(total) } : {}),
+    });
+    let written = 0;
+    const pump = (): void => {
+      while (written < total && !req.socket.destroyed) {
+        written += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    res.on('error', () => undefined);
+    pump();
+  };
+const redirect =
+  (status: number): Answer =>
+  (req, res) => {
+    res.writeHead(status, { Location: `http://${req.headers.host}/api/v1/oauth2/token?redirected=1` });
     res.end();
   };
-  res.on('error', () => undefined);
-  pump();
-};
-const redirect = (status: number): Answer => (req, res) => {
-  res.writeHead(status, { Location: `http://${req.headers.host}/api/v1/oauth2/token?redirected=1` });
-  res.end();
-};
 const hugeHeader: Answer = (_req, res) => {
   res.setHeader('X-Padding', 'a'.repeat(64 * 1024));
   json(200, { access_token: 'x', expires_in: 3600 })(_req, res);
@@ -91,10 +105,20 @@ const timedOut = { code: 'TOKEN_REQUEST_TIMEOUT' } as const;
 const FAULTS: Fault[] = [
   { name: '5xx storm 500, 500, 500', script: [500, 500, 500], outcome: http5xx(500), requests: 3 },
   { name: '5xx storm 502, 503, 504', script: [502, 503, 504], outcome: http5xx(504), requests: 3 },
-  { name: '5xx storm of HTML proxy pages', script: [html(502), html(502), html(503)], outcome: http5xx(503), requests: 3 },
+  {
+    name: '5xx storm of HTML proxy pages',
+    script: [html(502), html(502), html(503)],
+    outcome: http5xx(503),
+    requests: 3,
+  },
   { name: 'recovery: 503 then a token', script: [503], outcome: 'token', requests: 2 },
   { name: 'recovery: 500, 502 then a token', script: [500, 502], outcome: 'token', requests: 3 },
-  { name: '400 invalid_request', script: [json(400, { error: 'invalid_request' })], outcome: http5xx(400), requests: 1 },
+  {
+    name: '400 invalid_request',
+    script: [json(400, { error: 'invalid_request' })],
+    outcome: http5xx(400),
+    requests: 1,
+  },
   { name: '401 invalid_client', script: [json(401, { error: 'invalid_client' })], outcome: http5xx(401), requests: 1 },
   { name: '403 access_denied', script: [json(403, { error: 'access_denied' })], outcome: http5xx(403), requests: 1 },
   { name: '404 HTML page', script: [html(404)], outcome: http5xx(404), requests: 1 },
@@ -103,7 +127,13 @@ const FAULTS: Fault[] = [
   { name: 'connection reset mid-body', script: [resetMidBody], outcome: unreachable, requests: 1 },
   { name: 'socket closed at once', script: [closeAtOnce], outcome: unreachable, requests: 1 },
   { name: 'accepts and never answers', script: [neverAnswer], outcome: timedOut, requests: 1 },
-  { name: 'body drips a byte at a time, within the timeout', script: [drip(2)], outcome: 'token', requests: 1, timeout: 2 },
+  {
+    name: 'body drips a byte at a time, within the timeout',
+    script: [drip(2)],
+    outcome: 'token',
+    requests: 1,
+    timeout: 2,
+  },
   { name: 'body drips a byte at a time, past the timeout', script: [drip(50)], outcome: timedOut, requests: 1 },
   { name: '64 KiB response header', script: [hugeHeader], outcome: unreachable, requests: 1 },
   { name: '200 with an HTML page', script: [html(200)], outcome: invalid, requests: 1 },
@@ -116,7 +146,12 @@ const FAULTS: Fault[] = [
   { name: 'expires_in missing', script: [token({})], outcome: invalid, requests: 1 },
   { name: 'expires_in 0', script: [token({ expires_in: 0 })], outcome: invalid, requests: 1 },
   { name: 'expires_in negative', script: [token({ expires_in: -1 })], outcome: invalid, requests: 1 },
-  { name: 'expires_in NaN', script: [raw(200, '{"access_token":"a","expires_in":NaN}')], outcome: invalid, requests: 1 },
+  {
+    name: 'expires_in NaN',
+    script: [raw(200, '{"access_token":"a","expires_in":NaN}')],
+    outcome: invalid,
+    requests: 1,
+  },
   { name: 'expires_in "3600" (string digits)', script: [token({ expires_in: '3600' })], outcome: invalid, requests: 1 },
   { name: 'expires_in 1e12 (clamped to 24 h)', script: [token({ expires_in: 1e12 })], outcome: 'token', requests: 1 },
   { name: '301 redirect', script: [redirect(301)], outcome: http5xx(301), requests: 1 },
@@ -130,7 +165,11 @@ const table: string[] = [];
 const unhandled: unknown[] = [];
 const logged: string[] = [];
 const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-const forbidden = [SECRET, basicAuthorization('fault-client', SECRET), basicAuthorization('fault-client', SECRET).slice(6)];
+const forbidden = [
+  SECRET,
+  basicAuthorization('fault-client', SECRET),
+  basicAuthorization('fault-client', SECRET).slice(6),
+];
 
 beforeAll(async () => {
   server = await startTokenServer({ clientId: 'fault-client', clientSecret: SECRET });
@@ -148,7 +187,10 @@ afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
   vi.restoreAllMocks();
   await server.close();
-  const header = ['| fault | callers | outcome | token requests | all settled in |', '| --- | ---: | --- | ---: | ---: |'];
+  const header = [
+    '| fault | callers | outcome | token requests | all settled in |',
+    '| --- | ---: | --- | ---: | ---: |',
+  ];
   const text = [...header, ...table].join('\n');
   console.log(`\n${text}\n`);
   if (process.env.FAULT_TABLE) writeFileSync(process.env.FAULT_TABLE, `${text}\n`);
@@ -203,7 +245,9 @@ describe.each(FAULTS)('$name', (fault) => {
     client.destroy();
 
     const errors = [...new Set(settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : [])))];
-    for (const text of [...errors, ...failures].map((e) => inspect(e, { depth: 10, showHidden: true }) + JSON.stringify(e))) {
+    for (const text of [...errors, ...failures].map(
+      (e) => inspect(e, { depth: 10, showHidden: true }) + JSON.stringify(e),
+    )) {
       for (const secret of forbidden) expect(text).not.toContain(secret);
     }
     for (const line of logged) for (const secret of forbidden) expect(line).not.toContain(secret);

@@ -10,7 +10,16 @@ import {
   type WristbandM2MClient,
   type WristbandM2MClientConfig,
 } from '../src/index.js';
-import { type Answer, advanceUntil, fakeEndpoint, flush, type ScriptedStore, scriptedStore, synchronousWebCrypto, track } from './support/fleet.js';
+import {
+  type Answer,
+  advanceUntil,
+  fakeEndpoint,
+  flush,
+  type ScriptedStore,
+  scriptedStore,
+  synchronousWebCrypto,
+  track,
+} from './support/fleet.js';
 
 const clients: WristbandM2MClient[] = [];
 let restoreCrypto: () => void = () => undefined;
@@ -25,7 +34,11 @@ afterEach(() => {
   restoreCrypto();
 });
 
-function fleetClient(endpoint: { fetch: WristbandM2MClientConfig['fetch'] }, store: ScriptedStore | undefined, overrides: Partial<WristbandM2MClientConfig> = {}) {
+function fleetClient(
+  endpoint: { fetch: WristbandM2MClientConfig['fetch'] },
+  store: ScriptedStore | undefined,
+  overrides: Partial<WristbandM2MClientConfig> = {},
+) {
   const client = createWristbandM2MClient({
     clientId: 'fleet',
     clientSecret: 'fleet-secret',
@@ -62,7 +75,9 @@ describe('item 1: each refresh owns its lock', () => {
   });
 
   it('a detached refresh that fails later does not delete the lock a newer refresh holds', async () => {
-    const endpoint = fakeEndpoint((n) => (n === 1 ? after(500, { kind: 'error', status: 400, error: 'invalid_request' }) : after(2_000, { kind: 'token' })));
+    const endpoint = fakeEndpoint((n) =>
+      n === 1 ? after(500, { kind: 'error', status: 400, error: 'invalid_request' }) : after(2_000, { kind: 'token' }),
+    );
     const store = scriptedStore();
     const a = fleetClient(endpoint, store);
     const first = track(a.getToken());
@@ -101,7 +116,9 @@ describe('item 1: each refresh owns its lock', () => {
 
   it('a detached refresh that fails leaves no failure note for the waiters of the lock’s next holder (new-code bug)', async () => {
     // A's first request fails after 1 s; B's request takes 2 s; C waits on B's lock and must get B's token.
-    const endpoint = fakeEndpoint((n) => (n === 1 ? after(1_000, { kind: 'error', status: 503, retryAfter: '30' }) : after(2_000, { kind: 'token' })));
+    const endpoint = fakeEndpoint((n) =>
+      n === 1 ? after(1_000, { kind: 'error', status: 503, retryAfter: '30' }) : after(2_000, { kind: 'token' }),
+    );
     const store = scriptedStore();
     const a = fleetClient(endpoint, store);
     const b = fleetClient(endpoint, store);
@@ -174,50 +191,55 @@ describe('item 3: waiters learn of the holder’s failure within a poll', () => 
 describe('item 4: destroy() at any await point of a round', () => {
   type Point = 'provider' | 'get' | 'acquire' | 'poll' | 'request' | 'set';
   const points: Point[] = ['provider', 'get', 'acquire', 'poll', 'request', 'set'];
-  it.each(points)('destroy() during %s: no request after it, CLIENT_DESTROYED, no hook, no lock of its own left', async (point) => {
-    const endpoint = fakeEndpoint(() => (point === 'request' ? { kind: 'hold' } : after(50, { kind: 'token' })));
-    const store = scriptedStore();
-    const hold = point === 'get' || point === 'acquire' || point === 'set' ? point : undefined;
-    store.script = (op) => (op === hold ? { kind: 'hold' } : { kind: 'now' });
-    let releaseProvider: (() => void) | undefined;
-    const provider = () => new Promise<string>((resolve) => (releaseProvider = () => resolve('fleet-secret')));
-    const refreshed: TokenRefreshedEvent[] = [];
-    const peer = fleetClient(endpoint, store);
-    const client = fleetClient(endpoint, store, {
-      onTokenRefreshed: (e) => void refreshed.push(e),
-      ...(point === 'provider' ? { clientSecret: provider } : {}),
-    });
-    let peerCall: ReturnType<typeof track<string>> | undefined;
-    if (point === 'poll') {
-      // A peer holds the lock while its publish hangs: the client polls.
-      store.script = (op) => (op === 'set' ? { kind: 'hold' } : { kind: 'now' });
-      peerCall = track(peer.getToken());
-      await advanceUntil(() => store.held('set').length > 0);
-    }
-    const call = track(client.getToken());
-    await vi.advanceTimersByTimeAsync(point === 'poll' ? 250 : 10);
-    if (point === 'set') await advanceUntil(() => store.held('set').length > 0);
-    if (point === 'request') expect(endpoint.sent).toHaveLength(1);
-    if (hold !== undefined) expect(store.held(hold).length).toBeGreaterThan(0);
-    const sentBefore = endpoint.sent.length;
-    const ownLocksBefore = new Set(store.locks().values());
-    const hooksBefore = refreshed.length;
-    client.destroy();
-    await flush();
-    expect(call.settled).toBe(true);
-    expect((call.error as WristbandM2MError).code).toBe('CLIENT_DESTROYED');
-    // Let everything it was waiting for land.
-    releaseProvider?.();
-    for (const held of store.held()) held.release();
-    for (const request of endpoint.sent) request.answer({ kind: 'token' });
-    await advanceUntil(() => store.inFlight() === 0 && (peerCall === undefined || peerCall.settled), 10_000);
-    await vi.advanceTimersByTimeAsync(1_000);
-    const peerRequests = point === 'poll' ? 1 : 0;
-    expect(endpoint.sent.length - peerRequests).toBeLessThanOrEqual(Math.max(0, sentBefore - peerRequests));
-    expect(refreshed.length).toBe(hooksBefore);
-    const left = [...store.locks().values()].filter((owner) => point !== 'poll' || !ownLocksBefore.has(owner) || peerCall?.settled);
-    expect(left).toEqual([]);
-  });
+  it.each(points)(
+    'destroy() during %s: no request after it, CLIENT_DESTROYED, no hook, no lock of its own left',
+    async (point) => {
+      const endpoint = fakeEndpoint(() => (point === 'request' ? { kind: 'hold' } : after(50, { kind: 'token' })));
+      const store = scriptedStore();
+      const hold = point === 'get' || point === 'acquire' || point === 'set' ? point : undefined;
+      store.script = (op) => (op === hold ? { kind: 'hold' } : { kind: 'now' });
+      let releaseProvider: (() => void) | undefined;
+      const provider = () => new Promise<string>((resolve) => (releaseProvider = () => resolve('fleet-secret')));
+      const refreshed: TokenRefreshedEvent[] = [];
+      const peer = fleetClient(endpoint, store);
+      const client = fleetClient(endpoint, store, {
+        onTokenRefreshed: (e) => void refreshed.push(e),
+        ...(point === 'provider' ? { clientSecret: provider } : {}),
+      });
+      let peerCall: ReturnType<typeof track<string>> | undefined;
+      if (point === 'poll') {
+        // A peer holds the lock while its publish hangs: the client polls.
+        store.script = (op) => (op === 'set' ? { kind: 'hold' } : { kind: 'now' });
+        peerCall = track(peer.getToken());
+        await advanceUntil(() => store.held('set').length > 0);
+      }
+      const call = track(client.getToken());
+      await vi.advanceTimersByTimeAsync(point === 'poll' ? 250 : 10);
+      if (point === 'set') await advanceUntil(() => store.held('set').length > 0);
+      if (point === 'request') expect(endpoint.sent).toHaveLength(1);
+      if (hold !== undefined) expect(store.held(hold).length).toBeGreaterThan(0);
+      const sentBefore = endpoint.sent.length;
+      const ownLocksBefore = new Set(store.locks().values());
+      const hooksBefore = refreshed.length;
+      client.destroy();
+      await flush();
+      expect(call.settled).toBe(true);
+      expect((call.error as WristbandM2MError).code).toBe('CLIENT_DESTROYED');
+      // Let everything it was waiting for land.
+      releaseProvider?.();
+      for (const held of store.held()) held.release();
+      for (const request of endpoint.sent) request.answer({ kind: 'token' });
+      await advanceUntil(() => store.inFlight() === 0 && (peerCall === undefined || peerCall.settled), 10_000);
+      await vi.advanceTimersByTimeAsync(1_000);
+      const peerRequests = point === 'poll' ? 1 : 0;
+      expect(endpoint.sent.length - peerRequests).toBeLessThanOrEqual(Math.max(0, sentBefore - peerRequests));
+      expect(refreshed.length).toBe(hooksBefore);
+      const left = [...store.locks().values()].filter(
+        (owner) => point !== 'poll' || !ownLocksBefore.has(owner) || peerCall?.settled,
+      );
+      expect(left).toEqual([]);
+    },
+  );
 });
 
 describe('item 5: deadlines are monotonic', () => {
@@ -242,7 +264,9 @@ describe('item 5: deadlines are monotonic', () => {
 
 describe('item 9: only the current generation updates the state', () => {
   it('a detached refresh that fails after a newer one succeeded leaves the state fresh', async () => {
-    const endpoint = fakeEndpoint((n) => (n === 1 ? after(1_000, { kind: 'error', status: 400, error: 'invalid_request' }) : after(100, { kind: 'token' })));
+    const endpoint = fakeEndpoint((n) =>
+      n === 1 ? after(1_000, { kind: 'error', status: 400, error: 'invalid_request' }) : after(100, { kind: 'token' }),
+    );
     const a = fleetClient(endpoint, undefined);
     const first = track(a.getToken());
     await vi.advanceTimersByTimeAsync(10);
@@ -252,7 +276,12 @@ describe('item 9: only the current generation updates the state', () => {
     expect(second.value).toBe('tok-2');
     await advanceUntil(() => first.settled);
     expect(first.error).toBeInstanceOf(WristbandM2MError);
-    expect(a.state).toMatchObject({ status: 'fresh', hasValidToken: true, lastRefreshError: undefined, retryAt: undefined });
+    expect(a.state).toMatchObject({
+      status: 'fresh',
+      hasValidToken: true,
+      lastRefreshError: undefined,
+      retryAt: undefined,
+    });
   });
 });
 

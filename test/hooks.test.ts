@@ -4,7 +4,17 @@ import { http, HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { callHook } from '../src/hooks.js';
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent } from '../src/index.js';
-import { CLIENT_SECRET, issuingEndpoint, mswServer, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from './support/msw.js';
+import {
+  CLIENT_SECRET,
+  issuingEndpoint,
+  mswServer,
+  oauthError,
+  onTokenEndpoint,
+  settle,
+  testClient,
+  tokenResponse,
+  useMsw,
+} from './support/msw.js';
 
 useMsw();
 
@@ -46,14 +56,23 @@ describe('refresh hooks', () => {
     client.clearToken(await client.getToken());
     await client.getToken();
     await vi.advanceTimersByTimeAsync(7200_000 - 3540_000 - 3600_000);
-    expect(refreshed.map((e) => e.reason)).toEqual(['initial', 'expiring', 'expired', 'cleared', 'unauthorized', 'background']);
+    expect(refreshed.map((e) => e.reason)).toEqual([
+      'initial',
+      'expiring',
+      'expired',
+      'cleared',
+      'unauthorized',
+      'background',
+    ]);
   });
 
   it('gives 401 as the reason when client.fetch retires a rejected token', async () => {
     issuingEndpoint();
     mswServer.use(
       http.get('https://api.example.com/', ({ request }) =>
-        request.headers.get('authorization') === 'Bearer token-1' ? new HttpResponse(null, { status: 401 }) : HttpResponse.json({}),
+        request.headers.get('authorization') === 'Bearer token-1'
+          ? new HttpResponse(null, { status: 401 })
+          : HttpResponse.json({}),
       ),
     );
     const { refreshed, hooks } = recorder();
@@ -88,7 +107,11 @@ describe('refresh hooks', () => {
     const { failed, hooks } = recorder();
     await settle(testClient(hooks).getToken());
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ attempts: 1, reason: 'initial', error: { code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 401 } });
+    expect(failed[0]).toMatchObject({
+      attempts: 1,
+      reason: 'initial',
+      error: { code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 401 },
+    });
     expect(JSON.stringify(failed[0])).not.toContain(CLIENT_SECRET);
     expect(failed[0]?.error.message).not.toContain(CLIENT_SECRET);
   });
@@ -167,7 +190,13 @@ describe('client.state', () => {
     let answer: (response: Response) => void = () => undefined;
     onTokenEndpoint((n) => (n === 1 ? oauthError(400) : new Promise<Response>((resolve) => (answer = resolve))));
     const client = testClient();
-    const none = { hasValidToken: false, expiresAt: undefined, refreshAt: undefined, refreshing: false, retryAt: undefined };
+    const none = {
+      hasValidToken: false,
+      expiresAt: undefined,
+      refreshAt: undefined,
+      refreshing: false,
+      retryAt: undefined,
+    };
     expect(client.state).toEqual({ ...none, status: 'unavailable', lastRefreshError: undefined });
 
     await settle(client.getToken());

@@ -63,7 +63,12 @@ describe('against a local Wristband-compatible token endpoint', () => {
   it('fails at once on wrong credentials with the OAuth error', async () => {
     const { error } = await settle(client({ clientSecret: 'wrong-secret' }).getToken());
     expect(error).toBeInstanceOf(WristbandM2MError);
-    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 401, error: 'invalid_client', attempts: 1 });
+    expect(error).toMatchObject({
+      code: 'TOKEN_ENDPOINT_HTTP_ERROR',
+      status: 401,
+      error: 'invalid_client',
+      attempts: 1,
+    });
     expect(server.requestCount).toBe(1);
   });
 

@@ -13,7 +13,15 @@ import {
   tokenPhase,
   tokenSchedule,
 } from '../src/lifecycle.js';
-import { issuingEndpoint, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from './support/msw.js';
+import {
+  issuingEndpoint,
+  oauthError,
+  onTokenEndpoint,
+  settle,
+  testClient,
+  tokenResponse,
+  useMsw,
+} from './support/msw.js';
 
 useMsw();
 
@@ -31,7 +39,10 @@ describe('tokenSchedule()', () => {
   });
 
   it('moves refreshAt earlier by at most 10% of the time from receipt to it, and never moves usableUntil', () => {
-    expect(tokenSchedule(3600_000, 60_000, 0, 1)).toEqual({ refreshAfterMs: 3540_000 - 354_000, usableForMs: 3590_000 });
+    expect(tokenSchedule(3600_000, 60_000, 0, 1)).toEqual({
+      refreshAfterMs: 3540_000 - 354_000,
+      usableForMs: 3590_000,
+    });
     // A token received 1,000 s after it was sent (from a store): the spread is 10% of the 2,540 s left.
     expect(tokenSchedule(3600_000, 60_000, 1000_000, 1).refreshAfterMs).toBe(3540_000 - 254_000);
     expect(tokenSchedule(3600_000, 60_000, 4000_000, 1).refreshAfterMs).toBe(3540_000);
@@ -54,7 +65,9 @@ describe('backoffMs()', () => {
   it('costs nothing after one failure, then full jitter over 1 s doubling to 30 s', () => {
     expect(backoffMs(0, 1)).toBe(0);
     expect(backoffMs(1, 1)).toBe(0);
-    expect([2, 3, 4, 5, 6, 7, 8, 20].map((n) => backoffMs(n, 1))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    expect([2, 3, 4, 5, 6, 7, 8, 20].map((n) => backoffMs(n, 1))).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000,
+    ]);
     expect(backoffMs(5, 0)).toBe(0);
     expect(backoffMs(5, 0.5)).toBe(4000);
     expect(BACKOFF_CAP_MS).toBe(30_000);
@@ -196,7 +209,12 @@ describe('backoff after failed rounds', () => {
     const results = await Promise.all(Array.from({ length: 100 }, () => settle(client.getToken())));
     expect(log.count).toBe(2);
     for (const { error } of results) {
-      expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 401, error: 'invalid_client', retryAfterMs: 1000 });
+      expect(error).toMatchObject({
+        code: 'TOKEN_ENDPOINT_HTTP_ERROR',
+        status: 401,
+        error: 'invalid_client',
+        retryAfterMs: 1000,
+      });
     }
     expect(client.state.retryAt).toBe(Date.now() + 1000);
     vi.advanceTimersByTime(1000);
@@ -213,7 +231,10 @@ describe('backoff after failed rounds', () => {
     await settle(client.getToken());
     await settle(client.getToken());
     client.clearToken();
-    expect((await settle(client.getToken())).error).toMatchObject({ code: 'TOKEN_ENDPOINT_UNREACHABLE', retryAfterMs: 1000 });
+    expect((await settle(client.getToken())).error).toMatchObject({
+      code: 'TOKEN_ENDPOINT_UNREACHABLE',
+      retryAfterMs: 1000,
+    });
     expect(log.count).toBe(2);
     fail = false;
     vi.advanceTimersByTime(1000);
@@ -243,7 +264,9 @@ describe('Retry-After', () => {
 
   it('ends the round at a 503 with Retry-After, and starts none before it has passed', async () => {
     const log = onTokenEndpoint((n) =>
-      n === 1 ? HttpResponse.json({ error: 'temporarily_unavailable' }, { status: 503, headers: { 'Retry-After': '7' } }) : tokenResponse('ok'),
+      n === 1
+        ? HttpResponse.json({ error: 'temporarily_unavailable' }, { status: 503, headers: { 'Retry-After': '7' } })
+        : tokenResponse('ok'),
     );
     const client = testClient();
     const { error } = await settle(client.getToken());

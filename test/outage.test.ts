@@ -36,7 +36,9 @@ function outage(): { up: () => void } {
 }
 
 /** 1,000 calls spread over one (fake) second, then the clocks move one second on. */
-async function secondOfTraffic(client: ReturnType<typeof createWristbandM2MClient>): Promise<{ ok: number; failed: unknown[] }> {
+async function secondOfTraffic(
+  client: ReturnType<typeof createWristbandM2MClient>,
+): Promise<{ ok: number; failed: unknown[] }> {
   const results = await Promise.allSettled(Array.from({ length: 1000 }, () => client.getToken()));
   // Real time for the round this second started to finish (3 attempts 100 ms apart on loopback), so each fake
   // second sees the outcome of the one before, as it would in real time.

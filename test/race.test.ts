@@ -41,7 +41,10 @@ const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('none', 'later', 'pre').map((signal) => ({ kind: 'get' as const, signal })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'abort' as const }) },
-  { weight: 4, arbitrary: fc.constantFrom('all', 'cached', 'stale').map((which) => ({ kind: 'clear' as const, which })) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom('all', 'cached', 'stale').map((which) => ({ kind: 'clear' as const, which })),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
   { weight: 3, arbitrary: fc.integer({ min: 0, max: 90_000 }).map((ms) => ({ kind: 'advance' as const, ms })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'tick' as const }) },
@@ -184,8 +187,10 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
         caller.settled = true;
         const record = issued.get(token);
         if (typeof token !== 'string' || token === '' || record === undefined) return violate(`resolved ${token}`);
-        if (Date.now() >= record.realExpiry) violate(`resolved ${token}, expired ${Date.now() - record.realExpiry} ms ago`);
-        if (record.generation < caller.startGeneration) violate(`resolved ${token}, issued before a later clearToken()`);
+        if (Date.now() >= record.realExpiry)
+          violate(`resolved ${token}, expired ${Date.now() - record.realExpiry} ms ago`);
+        if (record.generation < caller.startGeneration)
+          violate(`resolved ${token}, issued before a later clearToken()`);
         if (caller.destroyedAtStart) violate('resolved after destroy()');
         if (caller.preAborted || caller.abortedAt !== undefined) violate('resolved after its signal aborted');
       },
@@ -193,7 +198,8 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
         caller.settled = true;
         if (!(error instanceof WristbandM2MError)) return violate(`rejected with ${String(error)}`);
         if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
-        else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED') violate(`pre-aborted: ${error.code}`);
+        else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED')
+          violate(`pre-aborted: ${error.code}`);
       },
     );
   }
@@ -210,10 +216,15 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
         const requestsBefore = attempts.length;
         startCaller(op.signal);
         await flush();
-        if (cacheHit && attempts.length > requestsBefore) violate('a request was sent while the model had a valid token');
+        if (cacheHit && attempts.length > requestsBefore)
+          violate('a request was sent while the model had a valid token');
         const mustFetch =
-          !model.destroyed && op.signal !== 'pre' && !cacheHit && !chains.some((c) => !c.done && c.generation === model.generation);
-        if (mustFetch && attempts.length === requestsBefore) violate('no request was sent though the model had no valid token');
+          !model.destroyed &&
+          op.signal !== 'pre' &&
+          !cacheHit &&
+          !chains.some((c) => !c.done && c.generation === model.generation);
+        if (mustFetch && attempts.length === requestsBefore)
+          violate('no request was sent though the model had no valid token');
         break;
       }
       case 'abort': {

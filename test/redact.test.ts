@@ -65,12 +65,18 @@ describe('redact', () => {
 
   it('never leaves a form of a long secret in any text', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: MIN_SUBSTRING_REDACTION_LENGTH }), fc.string(), fc.string(), (secret, before, after) => {
-        const forms = credentialForms('id', secret);
-        for (const form of forms) {
-          if (form.length >= MIN_SUBSTRING_REDACTION_LENGTH) expect(redact(before + form + after, forms)).not.toContain(form);
-        }
-      }),
+      fc.property(
+        fc.string({ minLength: MIN_SUBSTRING_REDACTION_LENGTH }),
+        fc.string(),
+        fc.string(),
+        (secret, before, after) => {
+          const forms = credentialForms('id', secret);
+          for (const form of forms) {
+            if (form.length >= MIN_SUBSTRING_REDACTION_LENGTH)
+              expect(redact(before + form + after, forms)).not.toContain(form);
+          }
+        },
+      ),
     );
   });
 
@@ -106,13 +112,17 @@ describe('sanitizeError', () => {
     const middle = new Error('socket', { cause: deepest });
     const top = new TypeError('fetch failed', { cause: middle });
     const copy = sanitizeError(top, FORMS);
-    expect(copy.cause).toMatchObject({ message: 'socket', cause: { message: `secret ${REDACTED}`, code: 'ECONNRESET' } });
+    expect(copy.cause).toMatchObject({
+      message: 'socket',
+      cause: { message: `secret ${REDACTED}`, code: 'ECONNRESET' },
+    });
     expect((copy.cause as Error).cause).not.toBe(deepest);
 
     const cyclic = new Error('loop') as Error & { cause?: unknown };
     cyclic.cause = cyclic;
     let depth = 0;
-    for (let current: unknown = sanitizeError(cyclic, FORMS); current !== undefined; current = (current as Error).cause) depth++;
+    for (let current: unknown = sanitizeError(cyclic, FORMS); current !== undefined; current = (current as Error).cause)
+      depth++;
     expect(depth).toBe(MAX_CAUSE_DEPTH);
   });
 

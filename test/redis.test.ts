@@ -37,15 +37,21 @@ async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
 }
 
 describe.each([
-  ['ioredis', async () => {
-    const client = new Redis(redisServer.url);
-    return { client, close: () => client.quit() };
-  }],
-  ['node-redis', async () => {
-    const client = createClient({ url: redisServer.url });
-    await client.connect();
-    return { client, close: () => client.quit() };
-  }],
+  [
+    'ioredis',
+    async () => {
+      const client = new Redis(redisServer.url);
+      return { client, close: () => client.quit() };
+    },
+  ],
+  [
+    'node-redis',
+    async () => {
+      const client = createClient({ url: redisServer.url });
+      await client.connect();
+      return { client, close: () => client.quit() };
+    },
+  ],
 ])('createRedisTokenStore with %s', (_name, connect) => {
   it('gets, sets with a TTL, deletes, compares-and-deletes and locks', async () => {
     const { client, close } = await connect();
@@ -88,7 +94,15 @@ it('keeps in Redis a record that contains neither the token nor the secret', asy
       tokenStore: createRedisTokenStore(redis),
     });
     const token = await m2m.getToken();
-    const raw = await redis.get((await secretRecords(tokenServer.clientSecret, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
+    const raw = await redis.get(
+      (
+        await secretRecords(
+          tokenServer.clientSecret,
+          tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId),
+          true,
+        )
+      ).key,
+    );
     expect(raw).toMatch(/^v2\./);
     expect(raw).not.toContain(token);
     expect(raw).not.toContain(tokenServer.clientSecret);

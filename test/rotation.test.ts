@@ -104,12 +104,17 @@ describe('a list of secrets', () => {
     expect(log.count).toBe(2);
     expect(sent).toEqual([OLD, NEW]);
     // No pause between the two: the fallback is not a retry.
-    expect(events).toEqual([expect.objectContaining({ attempts: 2, secretIndex: 1, source: 'endpoint', durationMs: 0 })]);
+    expect(events).toEqual([
+      expect.objectContaining({ attempts: 2, secretIndex: 1, source: 'endpoint', durationMs: 0 }),
+    ]);
   });
 
   it('tries the next secret on a 400 whose OAuth error is invalid_client, and on a 403 invalid_client', async () => {
     for (const status of [400, 403]) {
-      const { log, sent } = rotatingEndpoint(() => [NEW], () => oauthError(status, 'invalid_client', 'bad client'));
+      const { log, sent } = rotatingEndpoint(
+        () => [NEW],
+        () => oauthError(status, 'invalid_client', 'bad client'),
+      );
       const client = testClient({ clientSecret: [OLD, NEW] });
       expect(await client.getToken()).toBe('token-2');
       expect(log.count).toBe(2);
@@ -141,7 +146,10 @@ describe('a list of secrets', () => {
   });
 
   it('does not fall back on a 5xx: the same secret 3 times, 100 ms apart, then the round fails', async () => {
-    const { log, sent } = rotatingEndpoint(() => [], () => oauthError(503));
+    const { log, sent } = rotatingEndpoint(
+      () => [],
+      () => oauthError(503),
+    );
     const client = testClient({ clientSecret: [OLD, NEW] });
     const result = settle(client.getToken());
     await vi.advanceTimersByTimeAsync(199);
@@ -180,7 +188,12 @@ describe('a list of secrets', () => {
   });
 
   it.each<[string, () => Response | Promise<Response>, Partial<WristbandM2MClientConfig>, object]>([
-    ['a timeout', () => new Promise<Response>(() => undefined), { tokenRequestTimeout: 0.5 }, { code: 'TOKEN_REQUEST_TIMEOUT' }],
+    [
+      'a timeout',
+      () => new Promise<Response>(() => undefined),
+      { tokenRequestTimeout: 0.5 },
+      { code: 'TOKEN_REQUEST_TIMEOUT' },
+    ],
     ['a network error', () => HttpResponse.error(), {}, { code: 'TOKEN_ENDPOINT_UNREACHABLE' }],
     ['a 400 invalid_request', () => oauthError(400, 'invalid_request'), {}, { status: 400, error: 'invalid_request' }],
     ['a 403', () => oauthError(403, 'access_denied'), {}, { status: 403, error: 'access_denied' }],
@@ -201,7 +214,12 @@ describe('a list of secrets', () => {
     const client = testClient({ clientSecret: [OLD, NEW, THIRD], onTokenRefreshFailed: (e) => void failed.push(e) });
     const { error } = await settle(client.getToken());
     expect(error).toBeInstanceOf(WristbandM2MError);
-    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 401, error: 'invalid_client', attempts: 3 });
+    expect(error).toMatchObject({
+      code: 'TOKEN_ENDPOINT_HTTP_ERROR',
+      status: 401,
+      error: 'invalid_client',
+      attempts: 3,
+    });
     expect((error as Error).message).toMatch(/all 3 client secrets were rejected/);
     expect(log.count).toBe(3);
     expect(sent).toEqual([OLD, NEW, THIRD]);
@@ -247,7 +265,10 @@ describe('a secret provider', () => {
   });
 
   it('reports secretIndex as the position in the list the provider returned', async () => {
-    const answers = [[OLD, NEW], [NEW, OLD]];
+    const answers = [
+      [OLD, NEW],
+      [NEW, OLD],
+    ];
     const { sent } = rotatingEndpoint(() => [NEW]);
     const { events, onTokenRefreshed } = refreshedEvents();
     const client = testClient({ clientSecret: () => answers.shift()!, onTokenRefreshed });
@@ -276,23 +297,38 @@ describe('a secret provider', () => {
     override name = 'AccessDeniedException';
   }
   it.each<[string, () => never | Promise<never>, string]>([
-    ['throws', () => { throw new SecretsManagerError(`denied reading ${OLD}`); }, 'AccessDeniedException'],
+    [
+      'throws',
+      () => {
+        throw new SecretsManagerError(`denied reading ${OLD}`);
+      },
+      'AccessDeniedException',
+    ],
     ['rejects', () => Promise.reject(new TypeError(`bad value ${OLD}`)), 'TypeError'],
     ['rejects with a string', () => Promise.reject(`no secret ${OLD}`), 'a string'],
     // Bug fixed: a provider's own WristbandM2MError used to pass through with its code and message.
-    ['throws a WristbandM2MError', () => { throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', `vault said ${OLD}`); }, 'WristbandM2MError'],
-  ])('that %s fails the round with CLIENT_SECRET_UNAVAILABLE, keeping only the error name', async (_case, provider, name) => {
-    const log = onTokenEndpoint(() => tokenResponse('t'));
-    const failed: unknown[] = [];
-    const client = testClient({ clientSecret: provider, onTokenRefreshFailed: (e) => void failed.push(e) });
-    const { error } = await settle(client.getToken());
-    expect(error).toBeInstanceOf(WristbandM2MError);
-    expect(error).toMatchObject({ code: 'CLIENT_SECRET_UNAVAILABLE' });
-    expect((error as Error).cause).toEqual({ name });
-    expect(log.count).toBe(0);
-    expect(failed).toEqual([expect.objectContaining({ attempts: 0 })]);
-    for (const value of [error, failed, client.state, client]) expectNoneOf(value, [OLD]);
-  });
+    [
+      'throws a WristbandM2MError',
+      () => {
+        throw new WristbandM2MError('TOKEN_ENDPOINT_HTTP_ERROR', `vault said ${OLD}`);
+      },
+      'WristbandM2MError',
+    ],
+  ])(
+    'that %s fails the round with CLIENT_SECRET_UNAVAILABLE, keeping only the error name',
+    async (_case, provider, name) => {
+      const log = onTokenEndpoint(() => tokenResponse('t'));
+      const failed: unknown[] = [];
+      const client = testClient({ clientSecret: provider, onTokenRefreshFailed: (e) => void failed.push(e) });
+      const { error } = await settle(client.getToken());
+      expect(error).toBeInstanceOf(WristbandM2MError);
+      expect(error).toMatchObject({ code: 'CLIENT_SECRET_UNAVAILABLE' });
+      expect((error as Error).cause).toEqual({ name });
+      expect(log.count).toBe(0);
+      expect(failed).toEqual([expect.objectContaining({ attempts: 0 })]);
+      for (const value of [error, failed, client.state, client]) expectNoneOf(value, [OLD]);
+    },
+  );
 
   it('that hangs is given up after tokenRequestTimeout', async () => {
     const log = onTokenEndpoint(() => tokenResponse('t'));
@@ -316,15 +352,18 @@ describe('a secret provider', () => {
     ['a blank entry', [OLD, '  '], /blank entry at index 1/],
     ['a non-string entry', [OLD, 7], /non-string entry at index 1/],
     ['a duplicate', [OLD, NEW, OLD], /same secret at index 0 and 2/],
-  ])('returning %s fails the round with CLIENT_SECRET_UNAVAILABLE and sends nothing', async (_case, answer, problem) => {
-    const log = onTokenEndpoint(() => tokenResponse('t'));
-    const client = testClient({ clientSecret: (() => answer) as () => string });
-    const { error } = await settle(client.getToken());
-    expect(error).toMatchObject({ code: 'CLIENT_SECRET_UNAVAILABLE' });
-    expect((error as Error).message).toMatch(problem);
-    expect(log.count).toBe(0);
-    expectNoneOf(error, [OLD, NEW]);
-  });
+  ])(
+    'returning %s fails the round with CLIENT_SECRET_UNAVAILABLE and sends nothing',
+    async (_case, answer, problem) => {
+      const log = onTokenEndpoint(() => tokenResponse('t'));
+      const client = testClient({ clientSecret: (() => answer) as () => string });
+      const { error } = await settle(client.getToken());
+      expect(error).toMatchObject({ code: 'CLIENT_SECRET_UNAVAILABLE' });
+      expect((error as Error).message).toMatch(problem);
+      expect(log.count).toBe(0);
+      expectNoneOf(error, [OLD, NEW]);
+    },
+  );
 
   it('is asked again by the next round after a failure', async () => {
     const { log } = rotatingEndpoint(() => [NEW]);
@@ -372,7 +411,7 @@ describe('config validation of clientSecret', () => {
     expectNoneOf(error, [OLD, NEW]);
   });
 
-  it('copies the list, so a later change to the caller\'s array does not change the secrets in use', async () => {
+  it("copies the list, so a later change to the caller's array does not change the secrets in use", async () => {
     const { sent } = rotatingEndpoint(() => [NEW]);
     const list = [NEW];
     const client = testClient({ clientSecret: list });
@@ -500,7 +539,12 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
     const storeErrors: TokenStoreErrorEvent[] = [];
     const deploy = (clientSecret: readonly string[]) => {
       const { events, onTokenRefreshed } = refreshedEvents();
-      const client = testClient({ clientSecret, tokenStore: store, onTokenRefreshed, onTokenStoreError: (e) => void storeErrors.push(e) });
+      const client = testClient({
+        clientSecret,
+        tokenStore: store,
+        onTokenRefreshed,
+        onTokenStoreError: (e) => void storeErrors.push(e),
+      });
       return { client, events };
     };
     const expire = () => vi.advanceTimersByTimeAsync(3600 * 1000);
@@ -533,7 +577,7 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
   // Bug fixed: a process holding [NEW, OLD] that last worked with OLD waits on OLD's lock; the [OLD] process holding
   // it is rejected after OLD was revoked and leaves a failure note, which the waiter used to take as its own failure
   // without ever trying NEW.
-  it('a waiter holding other secrets does not take another process\'s rejected credential as its own failure', async () => {
+  it("a waiter holding other secrets does not take another process's rejected credential as its own failure", async () => {
     let accepted = [OLD];
     let release: () => void = () => undefined;
     let gated = false;
@@ -545,12 +589,19 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
         gated = false;
         await new Promise<void>((resolve) => (release = resolve));
       }
-      return secret !== undefined && accepted.includes(secret) ? tokenResponse(`token-${n}`) : oauthError(401, 'invalid_client');
+      return secret !== undefined && accepted.includes(secret)
+        ? tokenResponse(`token-${n}`)
+        : oauthError(401, 'invalid_client');
     });
     const store = createMemoryTokenStore();
     const storeErrors: TokenStoreErrorEvent[] = [];
     const { events, onTokenRefreshed } = refreshedEvents();
-    const both = testClient({ clientSecret: [NEW, OLD], tokenStore: store, onTokenRefreshed, onTokenStoreError: (e) => void storeErrors.push(e) });
+    const both = testClient({
+      clientSecret: [NEW, OLD],
+      tokenStore: store,
+      onTokenRefreshed,
+      onTokenStoreError: (e) => void storeErrors.push(e),
+    });
     await both.getToken(); // NEW not added yet in the dashboard: OLD worked and is tried first from now on
     expect(sent).toEqual([NEW, OLD]);
     accepted = [NEW];
@@ -580,7 +631,8 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
       delete: async (key) => void map.delete(key),
     };
     const { processes, storeErrors } = startFleet(plain);
-    for (const name of ['new-1', 'old-1', 'new-2', 'old-2', 'both-1', 'both-2']) await processes[name]!.client.getToken();
+    for (const name of ['new-1', 'old-1', 'new-2', 'old-2', 'both-1', 'both-2'])
+      await processes[name]!.client.getToken();
     expect(log.count).toBe(2);
     expect(map.size).toBe(2); // one record per secret
     for (const value of map.values()) expect(value).not.toMatch(/token-|ROTATION/);

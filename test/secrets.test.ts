@@ -36,10 +36,19 @@ function expectNoSecret(value: unknown): void {
 const echo = `${CLIENT_SECRET} ${AUTHORIZATION}`;
 const failurePaths: [string, () => Response | Promise<Response>, Partial<WristbandM2MClientConfig>?][] = [
   ['400 echoing the secret', () => HttpResponse.json({ error: echo, error_description: echo }, { status: 400 })],
-  ['401 echoing the secret', () => HttpResponse.json({ error: 'invalid_client', error_description: echo }, { status: 401 })],
+  [
+    '401 echoing the secret',
+    () => HttpResponse.json({ error: 'invalid_client', error_description: echo }, { status: 401 }),
+  ],
   ['503 three times', () => HttpResponse.json({ error: 'server_error', error_description: echo }, { status: 503 })],
-  ['302 to a URL holding the secret', () => new HttpResponse(null, { status: 302, headers: { Location: `https://x/${CLIENT_SECRET}` } })],
-  ['an HTML page echoing the secret', () => new HttpResponse(`<html>${echo}</html>`, { headers: { 'Content-Type': 'text/html' } })],
+  [
+    '302 to a URL holding the secret',
+    () => new HttpResponse(null, { status: 302, headers: { Location: `https://x/${CLIENT_SECRET}` } }),
+  ],
+  [
+    'an HTML page echoing the secret',
+    () => new HttpResponse(`<html>${echo}</html>`, { headers: { 'Content-Type': 'text/html' } }),
+  ],
   ['invalid JSON starting with the secret', () => new HttpResponse(`${CLIENT_SECRET}{`)],
   ['a token response with a bad expires_in', () => HttpResponse.json({ access_token: 'ok', expires_in: echo })],
   ['an oversized body', () => new HttpResponse(echo.repeat(10_000))],
@@ -75,24 +84,37 @@ describe('the client secret never leaks', () => {
   });
 
   it('not in a cause two levels deep in the fetch implementation’s error', async () => {
-    const deep = new TypeError('fetch failed', { cause: new Error('socket closed', { cause: new Error(`while sending ${AUTHORIZATION}`) }) });
+    const deep = new TypeError('fetch failed', {
+      cause: new Error('socket closed', { cause: new Error(`while sending ${AUTHORIZATION}`) }),
+    });
     const { error } = await settle(testClient({ fetch: () => Promise.reject(deep) }).getToken());
-    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_UNREACHABLE', cause: { message: 'fetch failed', cause: { message: 'socket closed' } } });
+    expect(error).toMatchObject({
+      code: 'TOKEN_ENDPOINT_UNREACHABLE',
+      cause: { message: 'fetch failed', cause: { message: 'socket closed' } },
+    });
     expectNoSecret(error);
   });
 
   it('not in a Request or Headers attached to the fetch implementation’s error (JSON renders them as {})', async () => {
     const leaky = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
-      throw Object.assign(new TypeError('fetch failed'), { request: new Request(url, init), headers: new Headers(init?.headers) });
+      throw Object.assign(new TypeError('fetch failed'), {
+        request: new Request(url, init),
+        headers: new Headers(init?.headers),
+      });
     };
     const { error } = await settle(testClient({ fetch: leaky }).getToken());
-    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_UNREACHABLE', cause: { name: 'TypeError', message: 'fetch failed' } });
+    expect(error).toMatchObject({
+      code: 'TOKEN_ENDPOINT_UNREACHABLE',
+      cause: { name: 'TypeError', message: 'fetch failed' },
+    });
     expect((error as Error).cause).not.toHaveProperty('request');
     expectNoSecret(error);
   });
 
   it('not in an error_description echoing the bare base64 credentials', async () => {
-    onTokenEndpoint(() => HttpResponse.json({ error: 'invalid_client', error_description: `bad credentials ${BASE64}` }, { status: 401 }));
+    onTokenEndpoint(() =>
+      HttpResponse.json({ error: 'invalid_client', error_description: `bad credentials ${BASE64}` }, { status: 401 }),
+    );
     const { error } = await settle(testClient().getToken());
     expect(error).toMatchObject({ errorDescription: 'bad credentials [REDACTED]' });
     expectNoSecret(error);
@@ -114,7 +136,11 @@ describe('the client secret never leaks', () => {
     const { error } = await settle(client.getToken());
     expect(error).toMatchObject({
       code: 'TOKEN_ENDPOINT_UNREACHABLE',
-      cause: { name: 'TypeError', message: 'fetch failed', cause: { message: 'connect ECONNREFUSED 127.0.0.1:443', code: 'ECONNREFUSED' } },
+      cause: {
+        name: 'TypeError',
+        message: 'fetch failed',
+        cause: { message: 'connect ECONNREFUSED 127.0.0.1:443', code: 'ECONNREFUSED' },
+      },
     });
   });
 
@@ -125,7 +151,10 @@ describe('the client secret never leaks', () => {
         : HttpResponse.json({ error: echo, error_description: echo }, { status: 401 }),
     );
     const reported: unknown[] = [];
-    const client = testClient({ backgroundTokenRefreshInterval: 60, onBackgroundRefreshError: (e) => reported.push(e) });
+    const client = testClient({
+      backgroundTokenRefreshInterval: 60,
+      onBackgroundRefreshError: (e) => reported.push(e),
+    });
     await client.getToken();
     await vi.advanceTimersByTimeAsync(60_000);
     expect(reported).toHaveLength(1);

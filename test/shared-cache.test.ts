@@ -1,8 +1,22 @@
 import { HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
-import { createMemoryTokenStore, type TokenStore, type TokenStoreErrorEvent, type TokenRefreshedEvent } from '../src/index.js';
+import {
+  createMemoryTokenStore,
+  type TokenStore,
+  type TokenStoreErrorEvent,
+  type TokenRefreshedEvent,
+} from '../src/index.js';
 import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
-import { CLIENT_ID, CLIENT_SECRET, issuingEndpoint, onTokenEndpoint, TOKEN_URL, testClient, tokenResponse, useMsw } from './support/msw.js';
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  issuingEndpoint,
+  onTokenEndpoint,
+  TOKEN_URL,
+  testClient,
+  tokenResponse,
+  useMsw,
+} from './support/msw.js';
 
 useMsw();
 
@@ -97,14 +111,25 @@ describe('tokenStore', () => {
     const store = createMemoryTokenStore();
     await store.set(KEY, 'not a record', 60);
     expect(await testClient({ tokenStore: store, tokenStoreEncryption: false }).getToken()).toBe('token-1');
-    await store.set(KEY, JSON.stringify({ accessToken: 'stale', sentAt: Date.now() - 3_600_000, expiresInSeconds: 600 }), 60);
+    await store.set(
+      KEY,
+      JSON.stringify({ accessToken: 'stale', sentAt: Date.now() - 3_600_000, expiresInSeconds: 600 }),
+      60,
+    );
     expect(await testClient({ tokenStore: store, tokenStoreEncryption: false }).getToken()).toBe('token-2');
     expect(log.count).toBe(2);
   });
 
   it.each<[string, Partial<TokenStore>]>([
     ['get() rejects', { get: () => Promise.reject(new Error('ECONNREFUSED')) }],
-    ['get() throws', { get: () => { throw new Error('not connected'); } }],
+    [
+      'get() throws',
+      {
+        get: () => {
+          throw new Error('not connected');
+        },
+      },
+    ],
     ['get() never answers', { get: () => new Promise(() => undefined) }],
     ['set() rejects', { set: () => Promise.reject(new Error('READONLY')) }],
     ['acquire() rejects', { acquire: () => Promise.reject(new Error('LOADING')) }],
@@ -112,7 +137,11 @@ describe('tokenStore', () => {
     const log = issuingEndpoint();
     const errors: TokenStoreErrorEvent[] = [];
     const store = { ...createMemoryTokenStore(), ...broken } as TokenStore;
-    const client = testClient({ tokenStore: store, tokenStoreTimeout: 0.05, onTokenStoreError: (e) => void errors.push(e) });
+    const client = testClient({
+      tokenStore: store,
+      tokenStoreTimeout: 0.05,
+      onTokenStoreError: (e) => void errors.push(e),
+    });
     expect(await client.getToken()).toBe('token-1');
     await settled();
     expect(log.count).toBe(1);
@@ -126,7 +155,10 @@ describe('tokenStore', () => {
     const encrypt = vi.spyOn(crypto.subtle, 'encrypt').mockRejectedValue(new Error('WebCrypto unavailable'));
     try {
       const errors: TokenStoreErrorEvent[] = [];
-      const client = testClient({ tokenStore: createMemoryTokenStore(), onTokenStoreError: (e) => void errors.push(e) });
+      const client = testClient({
+        tokenStore: createMemoryTokenStore(),
+        onTokenStoreError: (e) => void errors.push(e),
+      });
       expect(await client.getToken()).toBe('token-1');
       expect(errors.map((e) => e.operation)).toEqual(['set']);
     } finally {
@@ -218,7 +250,9 @@ describe('tokenStore', () => {
   });
 
   it('releases the lock when its own fetch fails, so the next process need not wait', async () => {
-    onTokenEndpoint((n) => (n === 1 ? HttpResponse.json({ error: 'invalid_client' }, { status: 401 }) : tokenResponse('ok')));
+    onTokenEndpoint((n) =>
+      n === 1 ? HttpResponse.json({ error: 'invalid_client' }, { status: 401 }) : tokenResponse('ok'),
+    );
     const { store, calls } = spiedStore();
     await expect(testClient({ tokenStore: store }).getToken()).rejects.toMatchObject({ status: 401 });
     await settled();
@@ -246,6 +280,8 @@ describe('tokenStore', () => {
   });
 
   it('rejects a tokenStore without get, set and delete', () => {
-    expect(() => testClient({ tokenStore: { get: async () => null } as unknown as TokenStore })).toThrow(/`tokenStore` must be an object/);
+    expect(() => testClient({ tokenStore: { get: async () => null } as unknown as TokenStore })).toThrow(
+      /`tokenStore` must be an object/,
+    );
   });
 });

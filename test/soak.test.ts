@@ -8,7 +8,12 @@ import { expect, it } from 'vitest';
 const script = fileURLToPath(new URL('soak.mjs', import.meta.url));
 
 async function soak(calls: number, rotations: number) {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', script, String(calls), String(rotations)]);
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    '--expose-gc',
+    script,
+    String(calls),
+    String(rotations),
+  ]);
   const figures = JSON.parse(stdout);
   console.log(`soak ${calls.toLocaleString('en-US')} calls: ${stdout.trim()}`);
   return figures;

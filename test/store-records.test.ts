@@ -10,7 +10,14 @@ import {
 } from '../src/index.js';
 import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
 import { MAX_CLOCK_SKEW_MS } from '../src/store/shared-cache.js';
-import { advanceUntil, fakeEndpoint, type ScriptedStore, scriptedStore, synchronousWebCrypto, track } from './support/fleet.js';
+import {
+  advanceUntil,
+  fakeEndpoint,
+  type ScriptedStore,
+  scriptedStore,
+  synchronousWebCrypto,
+  track,
+} from './support/fleet.js';
 
 const SECRET = 'records-secret';
 const TOKEN_URL = 'https://acme.us.wristband.dev/api/v1/oauth2/token';
@@ -123,18 +130,19 @@ describe('item 8: a store answering with the wrong types', () => {
     expect(storeErrors.some((e) => e.operation === 'get' && /object/.test(e.error.message))).toBe(true);
   });
 
-  it.each([['a string', 'OK'], ['undefined', undefined], ['a number', 1]])(
-    'an acquire() that resolves %s is reported and counts as a lock won: no lock wait',
-    async (_name, answer) => {
-      const store = scriptedStore();
-      const { client, endpoint, storeErrors } = setup({}, store);
-      store.acquire = async () => answer as never;
-      const call = track(client.getToken());
-      const took = await advanceUntil(() => call.settled);
-      expect(call.value).toBe('from-endpoint');
-      expect(took).toBeLessThan(100);
-      expect(endpoint.sent).toHaveLength(1);
-      expect(storeErrors.some((e) => e.operation === 'acquire' && /not a boolean/.test(e.error.message))).toBe(true);
-    },
-  );
+  it.each([
+    ['a string', 'OK'],
+    ['undefined', undefined],
+    ['a number', 1],
+  ])('an acquire() that resolves %s is reported and counts as a lock won: no lock wait', async (_name, answer) => {
+    const store = scriptedStore();
+    const { client, endpoint, storeErrors } = setup({}, store);
+    store.acquire = async () => answer as never;
+    const call = track(client.getToken());
+    const took = await advanceUntil(() => call.settled);
+    expect(call.value).toBe('from-endpoint');
+    expect(took).toBeLessThan(100);
+    expect(endpoint.sent).toHaveLength(1);
+    expect(storeErrors.some((e) => e.operation === 'acquire' && /not a boolean/.test(e.error.message))).toBe(true);
+  });
 });

@@ -1,7 +1,12 @@
 import { http, HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WristbandM2MError } from '../src/index.js';
-import { basicAuthorization, formUrlEncode, MAX_RESPONSE_BYTES, MAX_TOKEN_LIFETIME_SECONDS } from '../src/token-request.js';
+import {
+  basicAuthorization,
+  formUrlEncode,
+  MAX_RESPONSE_BYTES,
+  MAX_TOKEN_LIFETIME_SECONDS,
+} from '../src/token-request.js';
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -88,18 +93,15 @@ describe('the token request (RFC 6749 §4.4)', () => {
 });
 
 describe('the token response (RFC 6749 §5.1)', () => {
-  it.each([
-    ['Bearer'],
-    ['bearer'],
-    ['BEARER'],
-    [undefined],
-  ])('accepts token_type %s', async (tokenType) => {
+  it.each([['Bearer'], ['bearer'], ['BEARER'], [undefined]])('accepts token_type %s', async (tokenType) => {
     onTokenEndpoint(() => HttpResponse.json({ access_token: 'abc.def-ghi_', expires_in: 300, token_type: tokenType }));
     await expect(testClient().getToken()).resolves.toBe('abc.def-ghi_');
   });
 
-  const text = (body: string, contentType = 'application/json') => () =>
-    new HttpResponse(body, { headers: { 'Content-Type': contentType } });
+  const text =
+    (body: string, contentType = 'application/json') =>
+    () =>
+      new HttpResponse(body, { headers: { 'Content-Type': contentType } });
   it.each([
     ['an HTML error page', text('<html><body>Bad gateway</body></html>', 'text/html')],
     ['an empty body', text('')],

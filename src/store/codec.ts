@@ -42,21 +42,37 @@ export async function secretRecords(secret: string, prefix: string, encrypted: b
     ),
   );
   const key = `${prefix}:${toBase64Url(bits.subarray(KEY_BYTES))}`;
-  if (!encrypted) return { key, seal: async (record) => JSON.stringify(record), open: async (value) => asSharedToken(parseJson(value)) };
+  if (!encrypted)
+    return {
+      key,
+      seal: async (record) => JSON.stringify(record),
+      open: async (value) => asSharedToken(parseJson(value)),
+    };
   const additionalData = encoder.encode(key);
-  const aesKey = await crypto.subtle.importKey('raw', bits.subarray(0, KEY_BYTES), 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const aesKey = await crypto.subtle.importKey('raw', bits.subarray(0, KEY_BYTES), 'AES-GCM', false, [
+    'encrypt',
+    'decrypt',
+  ]);
   return {
     key,
     async seal(record) {
       const iv = crypto.getRandomValues(new Uint8Array(12));
-      const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData }, aesKey, encoder.encode(JSON.stringify(record)));
+      const sealed = await crypto.subtle.encrypt(
+        { name: 'AES-GCM', iv, additionalData },
+        aesKey,
+        encoder.encode(JSON.stringify(record)),
+      );
       return `${RECORD_VERSION}.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(sealed))}`;
     },
     async open(value) {
       const [version, iv, sealed] = value.split('.');
       if (version !== RECORD_VERSION || iv === undefined || sealed === undefined) return undefined;
       try {
-        const plaintext = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64Url(iv), additionalData }, aesKey, fromBase64Url(sealed));
+        const plaintext = await crypto.subtle.decrypt(
+          { name: 'AES-GCM', iv: fromBase64Url(iv), additionalData },
+          aesKey,
+          fromBase64Url(sealed),
+        );
         return asSharedToken(parseJson(new TextDecoder().decode(plaintext)));
       } catch {
         return undefined;
@@ -107,7 +123,9 @@ function asSharedToken(value: unknown): SharedToken | undefined {
     typeof expiresInSeconds === 'number' &&
     Number.isFinite(expiresInSeconds) &&
     expiresInSeconds > 0;
-  return valid ? { accessToken, sentAt, expiresInSeconds: Math.min(expiresInSeconds, MAX_TOKEN_LIFETIME_SECONDS) } : undefined;
+  return valid
+    ? { accessToken, sentAt, expiresInSeconds: Math.min(expiresInSeconds, MAX_TOKEN_LIFETIME_SECONDS) }
+    : undefined;
 }
 
 function parseJson(text: string): unknown {

@@ -103,7 +103,10 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
   async function getString(key: string): Promise<string | undefined> {
     const value: unknown = await attempt('get', () => store.get(key), undefined);
     if (typeof value === 'string' || value == null) return value ?? undefined;
-    report('get', storeError('get', `returned ${typeof value}, not the string that was stored; treated as a cache miss`));
+    report(
+      'get',
+      storeError('get', `returned ${typeof value}, not the string that was stored; treated as a cache miss`),
+    );
     return undefined;
   }
 
@@ -118,11 +121,23 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     if (value === undefined) return undefined;
     const token = await open(value);
     if (token === undefined) {
-      report('get', storeError('get', 'returned a record this client cannot read (not written by this library, or damaged); treated as a cache miss'));
+      report(
+        'get',
+        storeError(
+          'get',
+          'returned a record this client cannot read (not written by this library, or damaged); treated as a cache miss',
+        ),
+      );
       return undefined;
     }
     if (token.sentAt > Date.now() + MAX_CLOCK_SKEW_MS) {
-      report('get', storeError('get', 'returned a record dated in the future (a clock more than 60 s ahead); treated as a cache miss'));
+      report(
+        'get',
+        storeError(
+          'get',
+          'returned a record dated in the future (a clock more than 60 s ahead); treated as a cache miss',
+        ),
+      );
       return undefined;
     }
     return retired.includes(token.accessToken) && !withRetired ? undefined : { ...token, secretIndex, value, key };
@@ -136,18 +151,27 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     try {
       return await work();
     } catch (error) {
-      report(operation, storeError(operation, 'could not run (is WebCrypto available?); treated as a cache miss', error));
+      report(
+        operation,
+        storeError(operation, 'could not run (is WebCrypto available?); treated as a cache miss', error),
+      );
       return fallback;
     }
   }
 
-  const read = (secrets: readonly string[]): Promise<StoredToken | undefined> => safely('get', () => readNewest(secrets), undefined);
+  const read = (secrets: readonly string[]): Promise<StoredToken | undefined> =>
+    safely('get', () => readNewest(secrets), undefined);
 
   async function readNewest(secrets: readonly string[]): Promise<StoredToken | undefined> {
     let newest: StoredToken | undefined;
     for (const found of await Promise.all(secrets.map((secret, index) => readOne(secret, index)))) {
       if (found !== undefined && (newest === undefined || found.sentAt > newest.sentAt)) {
-        newest = { accessToken: found.accessToken, sentAt: found.sentAt, expiresInSeconds: found.expiresInSeconds, secretIndex: found.secretIndex };
+        newest = {
+          accessToken: found.accessToken,
+          sentAt: found.sentAt,
+          expiresInSeconds: found.expiresInSeconds,
+          secretIndex: found.secretIndex,
+        };
       }
     }
     return newest;
@@ -163,7 +187,8 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     }
   }
 
-  const lock = (secret: string): Promise<HeldLock | undefined | 'held'> => safely('acquire', () => lockOf(secret), undefined);
+  const lock = (secret: string): Promise<HeldLock | undefined | 'held'> =>
+    safely('acquire', () => lockOf(secret), undefined);
 
   async function lockOf(secret: string): Promise<HeldLock | undefined | 'held'> {
     const acquire = store.acquire?.bind(store);
@@ -182,21 +207,30 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     // The release waits for the acquire() itself: one that timed out may still land later and set the lock, and
     // a delete sent before it would leave that lock to block the fleet until its TTL. A call that never settles
     // never set anything.
-    const release = (): Promise<void> => call.then(() => deleteIfHolds(key, owner), () => deleteIfHolds(key, owner));
+    const release = (): Promise<void> =>
+      call.then(
+        () => deleteIfHolds(key, owner),
+        () => deleteIfHolds(key, owner),
+      );
     return { release: () => (released ??= release()) };
   }
 
-  const readFailure = (secret: string): Promise<WristbandM2MError | undefined> => safely('get', () => failureOf(secret), undefined);
+  const readFailure = (secret: string): Promise<WristbandM2MError | undefined> =>
+    safely('get', () => failureOf(secret), undefined);
 
   async function failureOf(secret: string): Promise<WristbandM2MError | undefined> {
     const value = await getString(`${(await recordsFor(secret)).key}:failed`);
     const note = value === undefined ? undefined : parseFailure(value);
     if (note === undefined) return undefined;
-    return new WristbandM2MError(note.code, `${note.message} (reported through the token store by the process holding its lock)`, {
-      status: note.status,
-      error: note.error,
-      retryAfterMs: note.retryAfterMs,
-    } as ConstructorParameters<typeof WristbandM2MError>[2]);
+    return new WristbandM2MError(
+      note.code,
+      `${note.message} (reported through the token store by the process holding its lock)`,
+      {
+        status: note.status,
+        error: note.error,
+        retryAfterMs: note.retryAfterMs,
+      } as ConstructorParameters<typeof WristbandM2MError>[2],
+    );
   }
 
   return {
@@ -224,31 +258,37 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
       if (!retired.includes(accessToken)) retired.push(accessToken);
       if (retired.length > MAX_RETIRED) retired.shift();
       for (const secret of known.keys()) {
-        void safely('delete', async () => {
-          const found = await readOne(secret, 0, true);
-          if (found?.accessToken === accessToken) await deleteIfHolds(found.key, found.value);
-        }, undefined);
+        void safely(
+          'delete',
+          async () => {
+            const found = await readOne(secret, 0, true);
+            if (found?.accessToken === accessToken) await deleteIfHolds(found.key, found.value);
+          },
+          undefined,
+        );
       }
     },
   };
 
   async function publish(token: SharedToken, secret: string): Promise<void> {
-      const { key, seal } = await recordsFor(secret);
-      const value = await seal(token);
-      const ttlSeconds = Math.max(1, Math.ceil((token.sentAt + token.expiresInSeconds * 1000 - Date.now()) / 1000));
-      const written = invoke(() => store.set(key, value, ttlSeconds));
-      // A token retired while its write was on the way is deleted once the write lands, however late.
-      written.then(() => (retired.includes(token.accessToken) ? deleteIfHolds(key, value) : undefined)).catch(() => undefined);
-      await attempt('set', () => written, undefined);
+    const { key, seal } = await recordsFor(secret);
+    const value = await seal(token);
+    const ttlSeconds = Math.max(1, Math.ceil((token.sentAt + token.expiresInSeconds * 1000 - Date.now()) / 1000));
+    const written = invoke(() => store.set(key, value, ttlSeconds));
+    // A token retired while its write was on the way is deleted once the write lands, however late.
+    written
+      .then(() => (retired.includes(token.accessToken) ? deleteIfHolds(key, value) : undefined))
+      .catch(() => undefined);
+    await attempt('set', () => written, undefined);
   }
 
   async function reportFailure(secret: string, error: WristbandM2MError): Promise<void> {
-      if (!SHAREABLE_FAILURES.includes(error.code)) return;
-      const { code, message, status, error: oauthError, retryAfterMs } = error;
-      const note = JSON.stringify({ code, message: message.slice(0, 500), status, error: oauthError, retryAfterMs });
-      const ttlSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000));
-      const key = `${(await recordsFor(secret)).key}:failed`;
-      await attempt('set', () => store.set(key, note, ttlSeconds), undefined);
+    if (!SHAREABLE_FAILURES.includes(error.code)) return;
+    const { code, message, status, error: oauthError, retryAfterMs } = error;
+    const note = JSON.stringify({ code, message: message.slice(0, 500), status, error: oauthError, retryAfterMs });
+    const ttlSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000));
+    const key = `${(await recordsFor(secret)).key}:failed`;
+    await attempt('set', () => store.set(key, note, ttlSeconds), undefined);
   }
 }
 

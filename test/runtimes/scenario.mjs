@@ -51,88 +51,112 @@ export async function runScenario(lib, server) {
   let first = '';
   /** @type {[string, () => Promise<void>][]} */
   const steps = [
-    [CHECKS[0], async () => {
-      first = await m2m.getToken();
-      const requests = await control('requests');
-      expect(typeof first === 'string' && first.length > 0, `token ${JSON.stringify(first)}`);
-      expect(requests.length === 1, `${requests.length} requests`);
-      const [request] = requests;
-      expect(
-        request.method === 'POST' &&
-          request.url === '/api/v1/oauth2/token' &&
-          request.contentType === 'application/x-www-form-urlencoded' &&
-          request.accept === 'application/json' &&
-          request.body === 'grant_type=client_credentials' &&
-          request.hasAuthorization,
-        `request ${JSON.stringify(request)}`,
-      );
-    }],
-    [CHECKS[1], async () => {
-      const again = await m2m.getToken();
-      expect(again === first, 'a different token');
-      expect((await requestCount()) === 1, 'a request was made');
-    }],
-    [CHECKS[2], async () => {
-      await control('reset');
-      await control('latency', 30);
-      m2m.clearToken();
-      const tokens = await Promise.all(Array.from({ length: 100 }, () => m2m.getToken()));
-      await control('latency', 0);
-      expect(new Set(tokens).size === 1, `${new Set(tokens).size} distinct tokens`);
-      const count = await requestCount();
-      expect(count === 1, `${count} requests`);
-    }],
-    [CHECKS[3], async () => {
-      await control('reset');
-      await control('fail-next', [503]);
-      m2m.clearToken();
-      const token = await m2m.getToken();
-      const count = await requestCount();
-      expect(token.length > 0, 'no token');
-      expect(count === 2, `${count} requests`);
-    }],
-    [CHECKS[4], async () => {
-      await control('reset');
-      const wrong = newClient({ clientSecret: 'not-the-secret' });
-      const error = await rejection(wrong.getToken());
-      expect(error instanceof lib.WristbandM2MError, `rejected with ${error}`);
-      expect(error.status === 401 && error.code === 'TOKEN_ENDPOINT_HTTP_ERROR', `status ${error.status}`);
-      expect(!String(error.message).includes('not-the-secret'), 'the secret is in the message');
-      const count = await requestCount();
-      expect(count === 1, `${count} requests`);
-    }],
-    [CHECKS[5], async () => {
-      const before = await m2m.getToken();
-      m2m.clearToken();
-      const after = await m2m.getToken();
-      expect(after !== before && after.length > 0, 'the same token after clearToken()');
-    }],
-    [CHECKS[6], async () => {
-      const fresh = newClient();
-      const early = await rejection(fresh.getToken({ signal: AbortSignal.abort() }));
-      expect(early instanceof lib.WristbandM2MError && early.code === 'ABORTED', `pre-aborted: ${early}`);
-      await control('latency', 1000);
-      const controller = new AbortController();
-      const waiting = rejection(fresh.getToken({ signal: controller.signal }));
-      const startedAt = Date.now();
-      setTimeout(() => controller.abort(new Error('caller gave up')), 20);
-      const error = await waiting;
-      const waited = Date.now() - startedAt;
-      await control('latency', 0);
-      expect(error instanceof lib.WristbandM2MError && error.code === 'ABORTED', `rejected with ${error}`);
-      expect(waited < 900, `aborted caller waited ${waited} ms`);
-    }],
-    [CHECKS[7], async () => {
-      const protectedUrl = `${server.vanityDomain}/_protected`;
-      const ok = await m2m.fetch(protectedUrl);
-      expect(ok.status === 200, `first call answered ${ok.status}`);
-      await control('reset');
-      await control('revoke-all');
-      const retried = await m2m.fetch(protectedUrl);
-      expect(retried.status === 200, `call after revocation answered ${retried.status}`);
-      const count = await requestCount();
-      expect(count === 1, `${count} token requests after the 401`);
-    }],
+    [
+      CHECKS[0],
+      async () => {
+        first = await m2m.getToken();
+        const requests = await control('requests');
+        expect(typeof first === 'string' && first.length > 0, `token ${JSON.stringify(first)}`);
+        expect(requests.length === 1, `${requests.length} requests`);
+        const [request] = requests;
+        expect(
+          request.method === 'POST' &&
+            request.url === '/api/v1/oauth2/token' &&
+            request.contentType === 'application/x-www-form-urlencoded' &&
+            request.accept === 'application/json' &&
+            request.body === 'grant_type=client_credentials' &&
+            request.hasAuthorization,
+          `request ${JSON.stringify(request)}`,
+        );
+      },
+    ],
+    [
+      CHECKS[1],
+      async () => {
+        const again = await m2m.getToken();
+        expect(again === first, 'a different token');
+        expect((await requestCount()) === 1, 'a request was made');
+      },
+    ],
+    [
+      CHECKS[2],
+      async () => {
+        await control('reset');
+        await control('latency', 30);
+        m2m.clearToken();
+        const tokens = await Promise.all(Array.from({ length: 100 }, () => m2m.getToken()));
+        await control('latency', 0);
+        expect(new Set(tokens).size === 1, `${new Set(tokens).size} distinct tokens`);
+        const count = await requestCount();
+        expect(count === 1, `${count} requests`);
+      },
+    ],
+    [
+      CHECKS[3],
+      async () => {
+        await control('reset');
+        await control('fail-next', [503]);
+        m2m.clearToken();
+        const token = await m2m.getToken();
+        const count = await requestCount();
+        expect(token.length > 0, 'no token');
+        expect(count === 2, `${count} requests`);
+      },
+    ],
+    [
+      CHECKS[4],
+      async () => {
+        await control('reset');
+        const wrong = newClient({ clientSecret: 'not-the-secret' });
+        const error = await rejection(wrong.getToken());
+        expect(error instanceof lib.WristbandM2MError, `rejected with ${error}`);
+        expect(error.status === 401 && error.code === 'TOKEN_ENDPOINT_HTTP_ERROR', `status ${error.status}`);
+        expect(!String(error.message).includes('not-the-secret'), 'the secret is in the message');
+        const count = await requestCount();
+        expect(count === 1, `${count} requests`);
+      },
+    ],
+    [
+      CHECKS[5],
+      async () => {
+        const before = await m2m.getToken();
+        m2m.clearToken();
+        const after = await m2m.getToken();
+        expect(after !== before && after.length > 0, 'the same token after clearToken()');
+      },
+    ],
+    [
+      CHECKS[6],
+      async () => {
+        const fresh = newClient();
+        const early = await rejection(fresh.getToken({ signal: AbortSignal.abort() }));
+        expect(early instanceof lib.WristbandM2MError && early.code === 'ABORTED', `pre-aborted: ${early}`);
+        await control('latency', 1000);
+        const controller = new AbortController();
+        const waiting = rejection(fresh.getToken({ signal: controller.signal }));
+        const startedAt = Date.now();
+        setTimeout(() => controller.abort(new Error('caller gave up')), 20);
+        const error = await waiting;
+        const waited = Date.now() - startedAt;
+        await control('latency', 0);
+        expect(error instanceof lib.WristbandM2MError && error.code === 'ABORTED', `rejected with ${error}`);
+        expect(waited < 900, `aborted caller waited ${waited} ms`);
+      },
+    ],
+    [
+      CHECKS[7],
+      async () => {
+        const protectedUrl = `${server.vanityDomain}/_protected`;
+        const ok = await m2m.fetch(protectedUrl);
+        expect(ok.status === 200, `first call answered ${ok.status}`);
+        await control('reset');
+        await control('revoke-all');
+        const retried = await m2m.fetch(protectedUrl);
+        expect(retried.status === 200, `call after revocation answered ${retried.status}`);
+        const count = await requestCount();
+        expect(count === 1, `${count} token requests after the 401`);
+      },
+    ],
   ];
 
   const results = [];

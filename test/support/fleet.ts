@@ -7,7 +7,12 @@ import type { TokenStore } from '../../src/index.js';
 
 export type StoreOp = 'get' | 'set' | 'delete' | 'deleteIfEquals' | 'acquire';
 /** How one store call behaves: lands at once, after `delayMs`, fails after `delayMs`, never settles, or waits for `release()`. */
-export type StoreBehaviour = { kind: 'now' } | { kind: 'delay'; ms: number } | { kind: 'fail'; ms: number } | { kind: 'hang' } | { kind: 'hold' };
+export type StoreBehaviour =
+  | { kind: 'now' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'fail'; ms: number }
+  | { kind: 'hang' }
+  | { kind: 'hold' };
 
 export interface StoreCall {
   op: StoreOp;
@@ -86,7 +91,10 @@ export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}
     script: () => ({ kind: 'now' }),
     calls,
     held: (op) => calls.filter((c) => !c.done && (op === undefined || c.op === op)),
-    locks: () => new Map([...data.keys()].filter((k) => k.endsWith(':lock') && live(k) !== undefined).map((k) => [k, live(k) as string])),
+    locks: () =>
+      new Map(
+        [...data.keys()].filter((k) => k.endsWith(':lock') && live(k) !== undefined).map((k) => [k, live(k) as string]),
+      ),
     entries: () => new Map([...data.keys()].filter((k) => live(k) !== undefined).map((k) => [k, live(k) as string])),
     put,
     inFlight: () => calls.filter((c) => !c.done).length,
@@ -140,7 +148,13 @@ export function fakeEndpoint(answer: (n: number) => Answer = () => ({ kind: 'tok
             if (request.settled) return;
             request.settled = true;
             if (a.kind === 'token') {
-              resolve(Response.json({ access_token: a.token ?? `tok-${n}`, token_type: 'Bearer', expires_in: a.lifetimeS ?? 3600 }));
+              resolve(
+                Response.json({
+                  access_token: a.token ?? `tok-${n}`,
+                  token_type: 'Bearer',
+                  expires_in: a.lifetimeS ?? 3600,
+                }),
+              );
             } else if (a.kind === 'error') {
               const headers = a.retryAfter === undefined ? undefined : { 'retry-after': a.retryAfter };
               resolve(Response.json({ error: a.error ?? 'server_error' }, { status: a.status, headers }));
@@ -196,11 +210,19 @@ export const flush = async (): Promise<void> => void (await vi.advanceTimersByTi
  */
 export function synchronousWebCrypto(): () => void {
   const subtle = crypto.subtle as unknown as Record<string, unknown>;
-  const saved = { importKey: subtle.importKey, deriveBits: subtle.deriveBits, encrypt: subtle.encrypt, decrypt: subtle.decrypt };
+  const saved = {
+    importKey: subtle.importKey,
+    deriveBits: subtle.deriveBits,
+    encrypt: subtle.encrypt,
+    decrypt: subtle.decrypt,
+  };
   type Raw = { raw: Buffer };
   const bytes = (data: BufferSource): Buffer =>
-    ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data as ArrayBuffer);
-  subtle.importKey = async (_format: string, data: BufferSource) => ({ raw: Buffer.from(bytes(data)) }) as unknown as CryptoKey;
+    ArrayBuffer.isView(data)
+      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      : Buffer.from(data as ArrayBuffer);
+  subtle.importKey = async (_format: string, data: BufferSource) =>
+    ({ raw: Buffer.from(bytes(data)) }) as unknown as CryptoKey;
   subtle.deriveBits = async (params: { salt: BufferSource; info: BufferSource }, key: Raw, length: number) =>
     nodeCrypto.hkdfSync('sha256', key.raw, bytes(params.salt), bytes(params.info), length / 8);
   subtle.encrypt = async (params: { iv: BufferSource; additionalData: BufferSource }, key: Raw, data: BufferSource) => {
