@@ -1,7 +1,7 @@
 /**
  * A `fetch` that sends the client's token as a Bearer credential
  * ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)) and, when the server answers 401, retires
- * that token and tries once more with a fresh one, at most once per {@link UNAUTHORIZED_RETIREMENT_INTERVAL_MS}.
+ * that token and tries once more with a fresh one, at most once per 30 s.
  */
 import type { FetchImplementation } from './config.js';
 import { WristbandM2MError } from './errors.js';
@@ -32,7 +32,7 @@ export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
  * - its `WWW-Authenticate` Bearer challenge names an error other than `invalid_token`, such as `insufficient_scope`
  *   ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)): the token is fine, a new one would be
  *   refused alike, so it is not retired;
- * - this wrapper retired another token on a 401 less than {@link UNAUTHORIZED_RETIREMENT_INTERVAL_MS} ago: the token
+ * - this wrapper retired another token on a 401 less than 30 s (`UNAUTHORIZED_RETIREMENT_INTERVAL_MS`) ago: the token
  *   is kept, which bounds the token requests an always-401 API can cause;
  * - the request body is a one-shot stream: the token is retired (the next request gets a fresh one), but the body
  *   cannot be sent twice.
