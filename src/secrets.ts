@@ -87,5 +87,5 @@ function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   const type = typeof value;
-  return type === 'object' || type === 'undefined' ? type : `a ${type}`;
+  return type === 'undefined' ? type : type === 'object' ? 'an object' : `a ${type}`;
 }

@@ -45,7 +45,7 @@ describe('required options', () => {
   it.each([
     ['clientSecret', 987654321, 'got a number'],
     ['clientId', 123456789, 'got a number'],
-    ['clientSecret', ['s3cr3t-in-an-array'], 'got an array'],
+    ['clientSecret', ['s3cr3t-in-an-array', 987654321], 'got a number'],
     ['clientSecret', { value: 's3cr3t-in-an-object' }, 'got an object'],
     ['clientSecret', true, 'got a boolean'],
     ['clientSecret', 12345678901234567890n, 'got a bigint'],

@@ -78,8 +78,8 @@ function tsconfig(mode: (typeof MODES)[number]) {
       paths: {
         '@wristband/typescript-m2m-auth': lib('src/index.ts'),
         'npm:@wristband/typescript-m2m-auth': lib('src/index.ts'),
-        '@wristband/typescript-m2m-auth/redis': lib('src/redis.ts'),
-        '@wristband/typescript-m2m-auth/cloudflare-kv': lib('src/cloudflare-kv.ts'),
+        '@wristband/typescript-m2m-auth/redis': lib('src/store/redis.ts'),
+        '@wristband/typescript-m2m-auth/cloudflare-kv': lib('src/store/cloudflare-kv.ts'),
         // Their real types (nodenext needs the declaration file itself, not the folder).
         ioredis: lib('node_modules/ioredis/built/index.d.ts'),
         redis: lib('node_modules/redis/dist/index.d.ts'),
