@@ -60,7 +60,7 @@ export async function measureSize() {
   const storeFiles = new Set([
     'src/shared-cache.ts',
     'src/token-store.ts',
-    ...readdirSync(`${root}src/stores`, { withFileTypes: true }).map((f) => `src/stores/${f.name}`),
+    ...readdirSync(`${root}src/store`, { withFileTypes: true }).map((f) => `src/store/${f.name}`),
   ]);
   const storeModules = factorySrc.inputs.filter((i) => storeFiles.has(i.path) && i.bytes > 0);
   return {

@@ -16,13 +16,7 @@ import { callHook, type RefreshReason } from './hooks.js';
 import { backoffMs, type TokenPhase, tokenPhase, type TokenSchedule, tokenSchedule } from './lifecycle.js';
 import { credentialForms } from './redact.js';
 import { callSecretProvider, secretOrder } from './secrets.js';
-import {
-  createSharedCache,
-  type HeldLock,
-  LOCK_POLL_MS,
-  type SharedCache,
-  type StoredToken,
-} from './store/shared-cache.js';
+import { createSharedCache, type HeldLock, type SharedCache, type StoredToken } from './store/shared-cache.js';
 import { startUnrefInterval } from './timers.js';
 import { createTokenRequester, type IssuedToken, type TokenRequester } from './token-request.js';
 
@@ -33,6 +27,8 @@ import { createTokenRequester, type IssuedToken, type TokenRequester } from './t
 const WALL_CHECK_MS = 1_000;
 /** Slack past a round's longest possible duration before a call gives the round up as wedged. */
 const ABANDON_GRACE_MS = 1_000;
+/** After finding another process refreshing, how long before a refresh ahead looks at the store again. */
+const STORE_LOOK_MS = 100;
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -292,7 +288,7 @@ class TokenCache {
         if (taken === 'held') {
           // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
           if (this.isCurrent(round) && this.phase(performance.now()) !== 'unusable') {
-            this.storeLookAt = performance.now() + LOCK_POLL_MS;
+            this.storeLookAt = performance.now() + STORE_LOOK_MS;
             return this.token;
           }
           const outcome = await shared.awaitHolder(

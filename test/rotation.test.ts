@@ -345,7 +345,7 @@ describe('a secret provider', () => {
 
   it.each<[string, unknown, RegExp]>([
     ['a number', 42, /not a string or an array of strings \(got a number\)/],
-    ['an object', { secret: OLD }, /got object/],
+    ['an object', { secret: OLD }, /got an object/],
     ['null', null, /got null/],
     ['an empty list', [], /empty list/],
     ['an empty string', '', /blank/],
