@@ -166,6 +166,54 @@ say(
 );
 say("The timer is unref'd: this client is never destroyed, and the process still exits on its own below.");
 
+/**
+ * Rotating the client secret with no downtime, on the local token server (which, like Wristband, holds up to two
+ * secrets per client). Self-contained: it uses its own client and leaves the others alone.
+ */
+async function showSecretRotation(server) {
+  heading('Rotating the client secret: the old one is deleted, the client falls back at once');
+  const oldSecret = server.clientSecret;
+  const newSecret = `${oldSecret}-rotated`;
+  /** @type {number[]} */
+  const secretIndexes = [];
+  // Its own count: the background-refresh client above keeps fetching on its time-lapse timer meanwhile.
+  let requests = 0;
+  /** @type {typeof fetch} */
+  const fetchCounted = (input, init) => {
+    if (String(input instanceof Request ? input.url : input).endsWith('/api/v1/oauth2/token')) requests++;
+    return countingFetch(input, init);
+  };
+  const rotating = createWristbandM2MClient({
+    ...credentials,
+    // As the README says: the new secret first, the old one as the fallback.
+    clientSecret: [newSecret, oldSecret],
+    fetch: fetchCounted,
+    onTokenRefreshed: ({ secretIndex }) => secretIndexes.push(secretIndex),
+  });
+  let from = requests;
+  await rotating.getToken();
+  say(
+    `Deployed with clientSecret: [new, old] before the dashboard holds the new secret: ${requests - from} token ` +
+      `requests (new rejected, old at once), secretIndex=${secretIndexes.at(-1)}: a fallback secret is in use.`,
+  );
+  server.secrets.add(newSecret);
+  say('Dashboard: the new secret is added as the secondary one; both are accepted now, nothing to redeploy.');
+  server.secrets.revoke(oldSecret);
+  rotating.clearToken(); // stands for the next refresh
+  from = requests;
+  await rotating.getToken();
+  say(
+    `Dashboard: the old secret is deleted. The next refresh tries old first (it worked last), is rejected and falls ` +
+      `back to new in the same round: ${requests - from} token requests, secretIndex=${secretIndexes.at(-1)}.`,
+  );
+  rotating.clearToken();
+  from = requests;
+  await rotating.getToken();
+  say(`The refresh after that: ${requests - from} token request, new first. Redeploy with [new] when convenient.`);
+  rotating.destroy();
+}
+if (local) await showSecretRotation(local);
+
 m2m.destroy();
 await api?.close();
 await local?.close();

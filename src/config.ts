@@ -42,7 +42,8 @@ export interface WristbandM2MClientConfig {
   backgroundTokenRefreshInterval?: number;
   /**
    * Seconds one token request may take, headers and body, before it is abandoned as `TOKEN_REQUEST_TIMEOUT`.
-   * Fractions are allowed. A caller waits at most 3 attempts of this long plus the pauses between them.
+   * Fractions are allowed. A caller waits at most 3 attempts of this long plus the pauses between them, one more
+   * attempt per extra secret of a `clientSecret` list, and with a `clientSecret` function, its call too.
    * @default 10
    */
   tokenRequestTimeout?: number;

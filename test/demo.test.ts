@@ -51,6 +51,13 @@ it('runs the narrated demo against the local token server and exits by itself', 
   );
   expect(stdout).toMatch(/took the same token from the store .*: 1 token request for both/);
   expect(stdout).toMatch(/fetched 2 new tokens by itself/);
+  expect(stdout).toMatch(
+    /before the dashboard holds the new secret: 2 token requests \(new rejected, old at once\), secretIndex=1/,
+  );
+  expect(stdout).toMatch(
+    /The next refresh tries old first .* falls back to new in the same round: 2 token requests, secretIndex=0/,
+  );
+  expect(stdout).toMatch(/The refresh after that: 1 token request, new first/);
   expect(stdout).toMatch(/The process exits by itself \(code 0\)/);
 }, 40_000);
 

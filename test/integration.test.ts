@@ -2,7 +2,13 @@
 // fetch, real timers (delays kept to tens of milliseconds).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
-import { createWristbandM2MClient, WristbandM2MError, type WristbandM2MClient } from '../src/index.js';
+import {
+  createMemoryTokenStore,
+  createWristbandM2MClient,
+  type TokenRefreshedEvent,
+  WristbandM2MError,
+  type WristbandM2MClient,
+} from '../src/index.js';
 import { settle } from './support/msw.js';
 
 let server: Awaited<ReturnType<typeof startTokenServer>>;
@@ -99,5 +105,101 @@ describe('against a local Wristband-compatible token endpoint', () => {
     expect(second).not.toBe(first);
     expect(server.verify(second)).toBe('valid');
     expect(server.requestCount).toBe(2);
+  });
+});
+
+// Issue 13: a whole secret rotation against the real loopback server, as the README's dashboard steps run it. Each
+// stage asserts the exact number of token requests it costs.
+describe('a client secret rotation, step by step', () => {
+  const OLD = 'rotation old sécret/+=';
+  const NEW = 'rotation-new-secret-7d1e';
+  let rotating: Awaited<ReturnType<typeof startTokenServer>>;
+
+  beforeAll(async () => {
+    rotating = await startTokenServer({ clientId: 'rotation-id', clientSecret: OLD });
+  });
+  afterAll(() => rotating.close());
+
+  it('add a secondary → deploy [new, old] → delete the old one → deploy [new]: no process without a token', async () => {
+    const store = createMemoryTokenStore();
+    const storeErrors: unknown[] = [];
+    const deploy = (clientSecret: string | readonly string[], withStore = true) => {
+      const events: TokenRefreshedEvent[] = [];
+      const m2m = client({
+        clientId: rotating.clientId,
+        clientSecret,
+        wristbandApplicationVanityDomain: rotating.vanityDomain,
+        onTokenRefreshed: (event) => void events.push(event),
+        onTokenStoreError: (event) => void storeErrors.push(event),
+        ...(withStore ? { tokenStore: store } : {}),
+      });
+      return { m2m, events, last: () => events.at(-1) };
+    };
+    const counts: Record<string, number> = {};
+    let before = 0;
+    const stage = (name: string): number => {
+      counts[name] = rotating.requestCount - before;
+      before = rotating.requestCount;
+      return counts[name];
+    };
+
+    // 0. Before: two processes hold [old] and share the store. A third was deployed with [new, old] too early,
+    //    before the dashboard holds the new secret: it falls back to old, and reports secretIndex 1.
+    const a1 = deploy([OLD]);
+    const a2 = deploy([OLD]);
+    const early = deploy([NEW, OLD], false);
+    expect(rotating.verify(await a1.m2m.getToken())).toBe('valid');
+    expect(await a2.m2m.getToken()).toBe(await a1.m2m.getToken());
+    expect(rotating.verify(await early.m2m.getToken())).toBe('valid');
+    expect(early.last()).toMatchObject({ source: 'endpoint', attempts: 2, secretIndex: 1 });
+    expect(stage('0. before: [old] x2 sharing, [new, old] too early')).toBe(3);
+
+    // 1. The dashboard: add a secondary secret. Nothing changes for the clients.
+    rotating.secrets.add(NEW);
+    expect(await a1.m2m.getToken()).toBe(await a2.m2m.getToken());
+    expect(stage('1. secondary added')).toBe(0);
+
+    // 2. Deploy [new, old]: a cold process takes the [old] processes' record (secretIndex 1, the fallback's key);
+    //    its next refresh uses new, which the others holding new share.
+    const b1 = deploy([NEW, OLD]);
+    const b2 = deploy([NEW, OLD]);
+    await b1.m2m.getToken();
+    expect(b1.last()).toMatchObject({ source: 'store', secretIndex: 1 });
+    b1.m2m.clearToken();
+    const fromNew = await b1.m2m.getToken();
+    expect(b1.last()).toMatchObject({ source: 'endpoint', attempts: 1, secretIndex: 0 });
+    expect(await b2.m2m.getToken()).toBe(fromNew);
+    expect(b2.last()).toMatchObject({ source: 'store', secretIndex: 0 });
+    expect(stage('2. deploy [new, old]')).toBe(1);
+
+    // 3. The dashboard: delete the old secret, once no process holds [old] alone any more.
+    a1.m2m.destroy();
+    a2.m2m.destroy();
+    rotating.secrets.revoke(OLD);
+    b1.m2m.clearToken();
+    expect(rotating.verify(await b1.m2m.getToken())).toBe('valid');
+    expect(b1.last()).toMatchObject({ attempts: 1, secretIndex: 0 });
+    //    The early process last worked with old: its next round tries old first, is rejected, falls back at once.
+    early.m2m.clearToken();
+    expect(rotating.verify(await early.m2m.getToken())).toBe('valid');
+    expect(early.last()).toMatchObject({ source: 'endpoint', attempts: 2, secretIndex: 0 });
+    //    A straggler still holding [old] alone fails, with one request.
+    const straggler = deploy([OLD], false);
+    const { error } = await settle(straggler.m2m.getToken());
+    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 401, attempts: 1 });
+    expect(stage('3. old revoked')).toBe(4);
+
+    // 4. Deploy [new]: it shares the record the [new, old] processes keep under new's key.
+    const c1 = deploy([NEW]);
+    expect(await c1.m2m.getToken()).toBe(await b1.m2m.getToken());
+    expect(c1.last()).toMatchObject({ source: 'store', secretIndex: 0 });
+    c1.m2m.clearToken();
+    await c1.m2m.getToken();
+    expect(await b2.m2m.getToken()).toBe(await b2.m2m.getToken());
+    expect(stage('4. deploy [new]')).toBe(1);
+
+    expect(rotating.requestCount).toBe(9);
+    expect(storeErrors).toEqual([]);
+    console.log(`secret rotation on the loopback server, token requests per stage: ${JSON.stringify(counts)}`);
   });
 });

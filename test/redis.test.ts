@@ -113,16 +113,22 @@ it('keeps in Redis a record that contains neither the token nor the secret', asy
   }
 });
 
-/** 8 Node processes, each with its own client; `send` runs one step on all of them at the same moment. */
-async function startFleet(redisUrl: string | undefined) {
+/**
+ * Node processes, each with its own client (8 holding the server's secret, unless `secrets` gives each process's
+ * `clientSecret`); `send` runs one step on all of them at the same moment, `sendTo` on some of them.
+ */
+async function startFleet(
+  redisUrl: string | undefined,
+  secrets: (string | string[])[] = Array(FLEET_SIZE).fill(tokenServer.clientSecret),
+) {
   const worker = fileURLToPath(new URL('fleet-worker.mjs', import.meta.url));
-  const config = JSON.stringify({
-    clientId: tokenServer.clientId,
-    clientSecret: tokenServer.clientSecret,
-    vanityDomain: tokenServer.vanityDomain,
-    redisUrl,
-  });
-  const processes = Array.from({ length: FLEET_SIZE }, () => {
+  const processes = secrets.map((clientSecret) => {
+    const config = JSON.stringify({
+      clientId: tokenServer.clientId,
+      clientSecret,
+      vanityDomain: tokenServer.vanityDomain,
+      redisUrl,
+    });
     const child: ChildProcess = spawn(process.execPath, [worker, config], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const next = async () => JSON.parse((await lines.next()).value as string);
@@ -133,6 +139,11 @@ async function startFleet(redisUrl: string | undefined) {
     async send(step: string): Promise<Record<string, unknown>[]> {
       for (const p of processes) p.child.stdin!.write(`${JSON.stringify({ step })}\n`);
       return Promise.all(processes.map((p) => p.next()));
+    },
+    async sendTo(indices: number[], step: string): Promise<Record<string, unknown>[]> {
+      const some = indices.map((index) => processes[index]!);
+      for (const p of some) p.child.stdin!.write(`${JSON.stringify({ step })}\n`);
+      return Promise.all(some.map((p) => p.next()));
     },
     async stop() {
       for (const p of processes) p.child.stdin!.end(`${JSON.stringify({ step: 'exit' })}\n`);
@@ -178,6 +189,73 @@ describe(`a fleet of ${FLEET_SIZE} processes`, () => {
     } finally {
       await fleet.stop();
       redisServer = await startRedis();
+    }
+  }, 60_000);
+});
+
+// Issue 13 on real Redis and real processes: a fleet half-way through a secret rotation, the token server holding
+// both secrets. Tokens live 2 s (served for 1 s), so each generation below starts with every cache expired.
+describe('a fleet half-way through a secret rotation, sharing Redis', () => {
+  const NEW = 'fleet-new-secret-b7e2';
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('[old], [new, old] and [new] processes all get tokens; those sharing a secret share records; no store errors', async () => {
+    await withRedis((redis) => redis.flushall());
+    const OLD = tokenServer.clientSecret;
+    tokenServer.secrets.add(NEW);
+    tokenServer.setTokenLifetime(2);
+    // 0, 1: [old]; 2, 3: [new, old]; 4, 5: [new]
+    const fleet = await startFleet(redisServer.url, [OLD, OLD, [NEW, OLD], [NEW, OLD], NEW, NEW]);
+    const counts: number[] = [];
+    try {
+      for (let generation = 0; generation < 2; generation++) {
+        const before = tokenServer.requestCount;
+        // Interleaved, one process at a time: a [new] process refreshes, then an [old] one, then the second of
+        // each finds its secret's record untouched by the other's write.
+        const [newFirst] = await fleet.sendTo([4], 'cold');
+        const [oldFirst] = await fleet.sendTo([0], 'cold');
+        const [newSecond] = await fleet.sendTo([5], 'cold');
+        const [oldSecond] = await fleet.sendTo([1], 'cold');
+        const both = await fleet.sendTo([2, 3], 'cold');
+        expect(newFirst).toMatchObject({ refreshed: { source: 'endpoint', secretIndex: 0 } });
+        expect(oldFirst).toMatchObject({ refreshed: { source: 'endpoint', secretIndex: 0 } });
+        expect(newSecond).toMatchObject({ token: newFirst!.token, refreshed: { source: 'store', secretIndex: 0 } });
+        expect(oldSecond).toMatchObject({ token: oldFirst!.token, refreshed: { source: 'store', secretIndex: 0 } });
+        for (const result of both) {
+          expect([newFirst!.token, oldFirst!.token]).toContain(result.token);
+          expect(result).toMatchObject({ refreshed: { source: 'store' } });
+        }
+        counts.push(tokenServer.requestCount - before);
+        expect(tokenServer.requestCount - before).toBe(2);
+        await sleep(1_200);
+      }
+
+      // All six at once: one request per secret, through the per-secret locks.
+      tokenServer.setLatency(200);
+      let before = tokenServer.requestCount;
+      const together = await fleet.send('cold');
+      expect(together.map((r) => typeof r.token)).toEqual(Array(6).fill('string'));
+      expect(together[1]!.token).toBe(together[0]!.token);
+      expect(together[5]!.token).toBe(together[4]!.token);
+      counts.push(tokenServer.requestCount - before);
+      expect(tokenServer.requestCount - before).toBe(2);
+      tokenServer.setLatency(0);
+      await sleep(1_200);
+
+      // The old secret deleted: the [new, old] and [new] processes go on with one request between them.
+      tokenServer.secrets.revoke(OLD);
+      before = tokenServer.requestCount;
+      const rotated = await fleet.sendTo([2, 3, 4, 5], 'cold');
+      expect(new Set(rotated.map((r) => r.token)).size).toBe(1);
+      counts.push(tokenServer.requestCount - before);
+      expect(tokenServer.requestCount - before).toBe(1);
+
+      const reports = await fleet.send('cold');
+      expect(reports.map((r) => r.storeErrors)).toEqual(Array(6).fill(0));
+      console.log(`fleet mid-rotation with Redis: token requests per generation ${JSON.stringify(counts)}`);
+    } finally {
+      await fleet.stop();
+      tokenServer.setTokenLifetime(3600);
     }
   }, 60_000);
 });

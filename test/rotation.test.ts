@@ -438,18 +438,20 @@ describe('secretIndex of a token read from the store', () => {
   });
 
   it('maps back to the configured position when the sticky secret is tried first', async () => {
-    const { log } = rotatingEndpoint(() => [OLD, NEW]);
+    let accepted = [NEW];
+    const { log } = rotatingEndpoint(() => accepted);
     const store = createMemoryTokenStore();
     const { events, onTokenRefreshed } = refreshedEvents();
-    // THIRD is rejected, NEW works: NEW (position 1) becomes the first tried.
-    const client = testClient({ clientSecret: [THIRD, NEW, OLD], tokenStore: store, onTokenRefreshed });
+    // OLD is rejected, NEW works: NEW (position 1) is tried first from now on, and its key is read first.
+    const client = testClient({ clientSecret: [OLD, NEW], tokenStore: store, onTokenRefreshed });
     await client.getToken();
     expect(events[0]).toMatchObject({ source: 'endpoint', secretIndex: 1 });
     client.clearToken(); // retires token-2 from the store too
-    // Another process, holding OLD only, shares a token under OLD's key.
+    // Another process, holding OLD only, shares a token under OLD's key: second in the order tried, first as configured.
+    accepted = [OLD, NEW];
     await testClient({ clientSecret: OLD, tokenStore: store }).getToken();
     expect(await client.getToken()).toBe('token-3');
-    expect(events[1]).toMatchObject({ source: 'store', secretIndex: 2 });
+    expect(events[1]).toMatchObject({ source: 'store', secretIndex: 0 });
     expect(log.count).toBe(3);
   });
 });

@@ -198,3 +198,149 @@ describe('the client secret never leaks', () => {
     for (const value of [...logged, client, JSON.stringify(client)]) expectNoSecret(value);
   });
 });
+
+// Issue 13: every secret in use is covered, not only a single configured string: each entry of a list, and each
+// value a provider returned (this round's and earlier ones), in every form a secret travels in.
+describe('every secret of a list and every value a provider returned never leaks', () => {
+  // Characters that form-encoding changes, so the raw and the encoded forms differ.
+  const LISTED = ['listed secret/one+=', 'listed-secret-TWO&é'];
+  const PROVIDED = ['provided secret#1?', 'provided/secret 2', 'provided-rotated %3'];
+  const forms = (secret: string): string[] => {
+    const basic = basicAuthorization(CLIENT_ID, secret);
+    return [secret, formUrlEncode(secret), basic, basic.slice('Basic '.length)];
+  };
+  const ALL_FORMS = [...LISTED, ...PROVIDED].flatMap(forms);
+  /** What a hostile server echoes: every form of each secret the client sent it (it knows no other). */
+  const echoOf = (secrets: readonly string[]): string => secrets.flatMap(forms).join(' ');
+  const echoListed = echoOf(LISTED);
+  const echoProvided = echoOf(PROVIDED);
+
+  function expectNoForm(value: unknown): void {
+    for (const text of renderings(value)) {
+      for (const form of ALL_FORMS) expect(text).not.toContain(form);
+    }
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Drives one failing round of `client` and everything it exposes afterwards, for a check on each. */
+  async function exposed(config: Partial<WristbandM2MClientConfig>): Promise<unknown[]> {
+    const events: unknown[] = [];
+    const client = testClient({
+      ...config,
+      onTokenRefreshFailed: (event) => void events.push(event),
+      onTokenRefreshed: (event) => void events.push(event),
+    });
+    const result = settle(client.getToken());
+    await vi.advanceTimersByTimeAsync(1_000);
+    const { error } = await result;
+    expect(error).toBeInstanceOf(WristbandM2MError);
+    expect(events.length).toBeGreaterThan(0);
+    return [
+      error,
+      (error as Error).cause,
+      events,
+      client.state,
+      client.state.lastRefreshError,
+      inspect(client, { showHidden: true, depth: Infinity }),
+    ];
+  }
+
+  it.each<[string, () => Response]>([
+    ['401', () => HttpResponse.json({ error: 'invalid_client', error_description: echoListed }, { status: 401 })],
+    [
+      '400 invalid_client',
+      () => HttpResponse.json({ error: 'invalid_client', error_description: echoListed }, { status: 400 }),
+    ],
+  ])('when every listed secret is rejected with a %s echoing them all', async (_case, respond) => {
+    const log = onTokenEndpoint(respond);
+    for (const value of await exposed({ clientSecret: LISTED })) expectNoForm(value);
+    expect(log.count).toBe(2);
+  });
+
+  it('when the first listed secret is rejected and the second gets 5xx answers echoing both', async () => {
+    const log = onTokenEndpoint((n) =>
+      HttpResponse.json(
+        { error: n === 1 ? 'invalid_client' : echoListed, error_description: echoListed },
+        { status: n === 1 ? 401 : 503 },
+      ),
+    );
+    for (const value of await exposed({ clientSecret: LISTED })) expectNoForm(value);
+    expect(log.count).toBe(4);
+  });
+
+  it("when a custom fetch puts the second secret's Authorization header in its error", async () => {
+    let calls = 0;
+    const leaky = async (_url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      if (++calls === 1) return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
+      throw Object.assign(new TypeError(`failed: ${JSON.stringify(init?.headers)}`), { config: init });
+    };
+    for (const value of await exposed({ clientSecret: LISTED, fetch: leaky })) expectNoForm(value);
+    expect(calls).toBe(2);
+  });
+
+  it("when every secret a provider returned is rejected, this round's and an earlier round's", async () => {
+    const answers = [[PROVIDED[0]!], [PROVIDED[1]!, PROVIDED[2]!]];
+    const log = onTokenEndpoint((n) =>
+      n === 1
+        ? HttpResponse.json({ access_token: 'first-token', expires_in: 3600 })
+        : HttpResponse.json({ error: 'invalid_client', error_description: echoProvided }, { status: 401 }),
+    );
+    const events: unknown[] = [];
+    const client = testClient({
+      clientSecret: () => answers.shift()!,
+      onTokenRefreshFailed: (event) => void events.push(event),
+      onTokenRefreshed: (event) => void events.push(event),
+    });
+    await client.getToken();
+    client.clearToken();
+    const { error } = await settle(client.getToken());
+    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', attempts: 2 });
+    expect(log.count).toBe(3);
+    expect(events).toHaveLength(2);
+    const logged: unknown[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args) => void logged.push(...args));
+    console.log(client);
+    spy.mockRestore();
+    // The first round's value (PROVIDED[0]) is no longer in use, but a server may still quote it.
+    for (const value of [error, (error as Error).cause, events, client.state, logged, inspect(client)])
+      expectNoForm(value);
+  });
+
+  it('when a provider fails with a message quoting a secret: only the error name is kept', async () => {
+    onTokenEndpoint(() => HttpResponse.json({ access_token: 't', expires_in: 3600 }));
+    const provider = (): never => {
+      throw new Error(`secret ${PROVIDED[0]} was rotated to ${forms(PROVIDED[1]!).join(', ')}`);
+    };
+    const values = await exposed({ clientSecret: provider });
+    expect(values[0]).toMatchObject({ code: 'CLIENT_SECRET_UNAVAILABLE' });
+    expect(values[1]).toEqual({ name: 'Error' });
+    for (const value of values) expectNoForm(value);
+  });
+
+  it('in the refreshed event, the state and console.log(client) after a fallback to the second secret', async () => {
+    onTokenEndpoint((n) =>
+      n === 1
+        ? HttpResponse.json({ error: 'invalid_client', error_description: echoProvided }, { status: 401 })
+        : HttpResponse.json({ access_token: 'tok', expires_in: 3600 }),
+    );
+    const events: unknown[] = [];
+    const client = testClient({
+      clientSecret: () => PROVIDED.slice(0, 2),
+      onTokenRefreshed: (event) => void events.push(event),
+    });
+    const logged: unknown[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args) => void logged.push(...args));
+    console.log(client);
+    await client.getToken();
+    console.log(client);
+    spy.mockRestore();
+    expect(events).toEqual([expect.objectContaining({ secretIndex: 1, attempts: 2 })]);
+    for (const value of [events, client.state, logged, JSON.stringify(client)]) expectNoForm(value);
+  });
+});

@@ -18,6 +18,7 @@ export const CHECKS = [
   'clearToken() forces a fresh token',
   'getToken({ signal }) aborts',
   'client.fetch sends the token and retries a 401 once',
+  'a list of secrets: the first rejected, the second works, in one round',
 ];
 
 /**
@@ -155,6 +156,27 @@ export async function runScenario(lib, server) {
         expect(retried.status === 200, `call after revocation answered ${retried.status}`);
         const count = await requestCount();
         expect(count === 1, `${count} token requests after the 401`);
+      },
+    ],
+    [
+      CHECKS[8],
+      async () => {
+        await control('reset');
+        /** @type {{ secretIndex: number, attempts: number } | undefined} */
+        let event;
+        const listed = newClient({
+          clientSecret: ['not-the-secret', server.clientSecret],
+          onTokenRefreshed: (refreshed) => (event = refreshed),
+        });
+        const token = await listed.getToken();
+        const count = await requestCount();
+        expect(typeof token === 'string' && token.length > 0, `token ${JSON.stringify(token)}`);
+        expect(count === 2, `${count} requests`);
+        expect(event?.secretIndex === 1 && event.attempts === 2, `onTokenRefreshed ${JSON.stringify(event)}`);
+        listed.clearToken();
+        await listed.getToken();
+        const sticky = await requestCount();
+        expect(sticky === 3, `${sticky} requests: the secret that worked was not tried first`);
       },
     ],
   ];
