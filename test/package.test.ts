@@ -103,6 +103,19 @@ describe('the published package', () => {
     expect(files.filter((f) => f.startsWith('dist/') && !/^dist\/[\w-]+\.(c?js|d\.c?ts)$/.test(f))).toEqual([]);
   });
 
+  it('has a JSR manifest with the same name and version, exporting the TypeScript source of every entry point', () => {
+    const jsr = JSON.parse(readFileSync(new URL('jsr.json', root), 'utf8'));
+    expect(jsr.name).toBe(pkg.name);
+    expect(jsr.version).toBe(pkg.version);
+    const entries = Object.keys(pkg.exports).filter((key) => key !== './package.json');
+    expect(Object.keys(jsr.exports).sort()).toEqual(entries.sort());
+    for (const entry of entries) {
+      const name = entry === '.' ? 'index' : entry.slice(2);
+      expect(jsr.exports[entry]).toBe(`./src/${name}.ts`);
+    }
+    // deno publish --dry-run itself runs in the runtime matrix (test/runtimes.test.ts).
+  });
+
   it('passes publint --strict', async () => {
     const { stdout } = await run(bin('publint'), ['--strict'], { cwd: root });
     expect(stdout).toMatch(/All good!/);

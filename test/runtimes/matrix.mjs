@@ -31,6 +31,28 @@ export const WORKER_CHECKS = [
 
 const bin = (tool, name) => `${tools}/${tool}/node_modules/.bin/${name}`;
 
+/** The JSR manifest (jsr.json) publishes the TypeScript sources: deno publish --dry-run checks it offline. */
+export const JSR_CHECK = 'jsr.json passes deno publish --dry-run (type check, slow types, file list)';
+
+/**
+ * Runs `deno publish --dry-run` on jsr.json: Deno type-checks every export, rejects "slow types" (exports whose
+ * types JSR would have to infer) and lists the files it would publish. Needs no network.
+ */
+export async function runJsrDryRun() {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      bin('deno', 'deno'),
+      ['publish', '--dry-run', '--allow-dirty', '--config', 'jsr.json'],
+      { cwd: root, env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }, timeout: 120_000 },
+    );
+    const output = `${stdout}${stderr}`;
+    const ok = output.includes('Dry run complete') && output.includes('src/index.ts');
+    return { runtime: 'Deno', check: JSR_CHECK, ok, detail: ok ? '' : output.slice(-800) };
+  } catch (error) {
+    return { runtime: 'Deno', check: JSR_CHECK, ok: false, detail: `${error.message}`.slice(-800) };
+  }
+}
+
 /**
  * Installs each missing runtime into .tools/<name> (about 10 s and 730 MB the first time).
  * @param {(line: string) => void} [log]
@@ -184,6 +206,8 @@ export async function runMatrix(log = () => undefined) {
       log(`running ${runtime.name}`);
       rows.push(...(await runProcessRuntime(runtime, details)));
     }
+    log('running deno publish --dry-run');
+    rows.push(await runJsrDryRun());
     log('running workerd');
     rows.push(
       ...(await runWorkerd({

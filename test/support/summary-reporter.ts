@@ -52,7 +52,7 @@ export default class SummaryReporter implements Reporter {
       summary.failed = 1;
       note = this.#summary
         ? `\nvitest exits with code ${exitCode} after the tests: see the error above.`
-        : `\nThe run failed before any test ran (exit code ${exitCode}): see the error above.`;
+        : `\nThe run ended before its results were reported (exit code ${exitCode}): see the error above.`;
     }
     const skipped = summary.skipped ? `, ${summary.skipped} skipped` : '';
     process.stdout.write(`${note}\n${summary.passed} passed, ${summary.failed} failed${skipped}\n`);
