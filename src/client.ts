@@ -304,6 +304,15 @@ class TokenCache {
             return this.adopt(round, reason, storedAsIssued(outcome, order), 'store', startedAt);
           }
         }
+        // Checked again under the lock: the holder before this round may have shared its token and let the lock go
+        // between this round's read and its acquire. One more store read instead of a second token request.
+        if (round.lock !== undefined && reason !== 'background') {
+          const filled = await shared.read(ordered);
+          check();
+          if (fromStore(filled)) {
+            return this.adopt(round, reason, storedAsIssued(filled as StoredToken, order), 'store', startedAt);
+          }
+        }
       }
       const issued = await this.tokenRequester()(secrets, order, signal);
       check();
