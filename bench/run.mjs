@@ -161,11 +161,13 @@ function report(r) {
   const ns = (v) => (v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(1)} ns`);
   const ms = (v) => (v === undefined ? '-' : v < 1 ? `${(v * 1000).toFixed(1)} µs` : `${v.toFixed(1)} ms`);
   const short = (name) => PEERS.find((p) => p.name === name)?.short ?? name;
-  const lines = [...targets(r), ''];
+  const lines = [];
   lines.push(
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), load average ${r.machine.loadAverageAtStart} at start, ${r.machine.date}; ` +
       `orchestrator Node ${r.machine.node}; the whole run took ${r.totalSeconds.toFixed(0)} s.` +
       (r.machine.smoke ? ' SMOKE MODE: few iterations, short lifetimes; timings meaningless.' : ''),
+    '',
+    ...targets(r),
     '',
   );
   for (const rt of r.runtimes) {
@@ -240,7 +242,7 @@ function report(r) {
     '',
     '## Footprint of each library (Node)',
     '',
-    '| subject | minimal usage, bundled with its dependencies, minified + gzipped | import time (median, over an empty node) |',
+    '| subject | minimal usage, bundled with its dependencies, minified + gzipped | import time (median of fresh processes, minus an empty node; a few ms either way is noise) |',
     '| --- | ---: | ---: |',
     ...r.footprint.map((f) => `| ${f.name} | ${(f.gzipBytes / 1024).toFixed(1)} KiB | ${f.importMs.toFixed(1)} ms |`),
     '',
@@ -349,8 +351,11 @@ ${calls.join('\n')}
   that wires a \`tokenStore\` into the client) replaced by a stub \`createSharedCache = () => undefined\`, so esbuild
   drops everything only the store reaches (record sealing, the fleet lock). A stub rather than a subtraction of a
   separate store bundle, because gzip sizes of two bundles do not add up. Config validation of the store options stays.
+- **Targets** are the issues' (cached path within 1.3x the floor and ahead of every peer; refresh-ahead: no call
+  waits on a rotation and none fails in the outage; at most 1 KB per client), checked against this run's figures.
 - \`bench/hot-path-variants.mjs\` (not part of this run) measures micro-variants of the hot path on all three runtimes:
-  \`node bench/hot-path-variants.mjs --all\`.
+  \`node bench/hot-path-variants.mjs --all --isolate\` (one process per variant: Bun's figures depend on a
+  benchmark's place in a run by up to 15%, more than the variants differ).
 
 ${generated}
 `;
