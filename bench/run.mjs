@@ -194,11 +194,13 @@ function report(r) {
   const ns = (v) => (v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(1)} ns`);
   const ms = (v) => (v === undefined ? '-' : v < 1 ? `${(v * 1000).toFixed(1)} µs` : `${v.toFixed(1)} ms`);
   const short = (name) => PEERS.find((p) => p.name === name)?.short ?? name;
-  const lines = [...targets(r), ''];
+  const lines = [];
   lines.push(
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), load average ${r.machine.loadAverageAtStart} at start, ${r.machine.date}; ` +
       `orchestrator Node ${r.machine.node}; the whole run took ${r.totalSeconds.toFixed(0)} s.` +
       (r.machine.smoke ? ' SMOKE MODE: few iterations, short lifetimes; timings meaningless.' : ''),
+    '',
+    ...targets(r),
     '',
   );
   for (const rt of r.runtimes) {
@@ -275,7 +277,7 @@ function report(r) {
     '',
     '## Footprint of each library (Node)',
     '',
-    '| subject | minimal usage, bundled with its dependencies, minified + gzipped | import time (median, over an empty node) |',
+    '| subject | minimal usage, bundled with its dependencies, minified + gzipped | import time (median of fresh processes, minus an empty node; a few ms either way is noise) |',
     '| --- | ---: | ---: |',
     ...r.footprint.map((f) => `| ${f.name} | ${(f.gzipBytes / 1024).toFixed(1)} KiB | ${f.importMs.toFixed(1)} ms |`),
     '',
@@ -373,13 +375,14 @@ ${calls.join('\n')}
 
 - **Cached path.** mitata 1.0.34 with its defaults for every subject (its warm-up, iteration counts and a collection
   between trials; heap bytes per call where the runtime lets it collect). The former \`.gc('inner')\` (a collection
-  inside the measured loop) is gone: it charged MSAL about 20 times its own cost. *Microtask ticks to settle*
+  inside the measured loop) is gone: it charged MSAL more than ten times its own cost (0.5 ms against tens of µs). *Microtask ticks to settle*
   counts \`await null\` ticks until the call's promise settles.
 - **Herds.** A cold herd: N concurrent calls on a fresh client, empty cache, endpoint latency as stated; "one caller
   alone" is the median of five lone callers on fresh clients. An outage herd: the endpoint answers 503 to every request.
 - **Rotation** (issue 11). ${s?.handlers ?? 8} handlers loop \`<call>\` then \`await sleep(1 + Math.random())\` (1-2 ms of
-  downstream work), after the first token, until ${s?.rotations ?? 5} new tokens have been served (a deadline stops a
-  subject that never gets there). Tokens live \`expires_in\` = ${s?.lifetimeS ?? 3} s; this package runs with
+  downstream work), after the first token, until ${s?.rotations ?? 5} rotations have been seen (a deadline stops a
+  subject that never gets there). A rotation is the first new token seen more than (lifetime - buffer) / 2 after
+  the previous one: a client that does not coalesce gets several new tokens at one expiry, one per waiting handler. Tokens live \`expires_in\` = ${s?.lifetimeS ?? 3} s; this package runs with
   \`tokenExpirationBuffer: ${s?.bufferS ?? 1}\`, each peer with the equivalent in the table above. *Calls that waited*: a
   call whose promise is still pending after 1,000 microtask ticks (no timer or I/O callback can run between ticks,
   so a cached answer settles within them however many \`await\`s deep, and a network wait cannot). *Served an
@@ -391,8 +394,9 @@ ${calls.join('\n')}
   ${s?.outageMs ?? 500} ms after the first token request that follows the first token, i.e. the outage starts at the
   moment each client itself first refreshes (whenever its lifecycle decides that is), and ends ${(s?.bufferS ?? 1) * 1000 - (s?.outageMs ?? 500)} ms before
   that token's real expiry (for a client refreshing ${s?.bufferS ?? 1} s early). The row then runs for 2 rotations.
-  *Failed calls* are calls that rejected; the target for this package once refresh-ahead lands is 0. MSAL keeps a
-  503 as a throttling entry for its own fixed time (60 s, not scaled), so it may see no rotation at all in the row.
+  *Failed calls* are calls that rejected; the target for this package once refresh-ahead lands is 0. MSAL records a
+  5xx answer as a throttling entry and refuses to send requests for its fixed 60 s (not scaled;
+  \`DEFAULT_THROTTLE_TIME_SECONDS\` in msal-common), so it sees no rotation in that row and fails every call until the deadline.
 - **Memory per client** (\`bench/memory.mjs\`). 10,000 clients created and kept in a preallocated array, heap used
   after repeated full collections minus the baseline, divided by 10,000; then each gets its first token from an
   in-process fake \`fetch\` (\`config.fetch\`, badgateway's \`fetch\` setting) answering a ${results.memory.results[0].tokenLength}-character token, and the heap
@@ -402,8 +406,11 @@ ${calls.join('\n')}
   that wires a \`tokenStore\` into the client) replaced by a stub \`createSharedCache = () => undefined\`, so esbuild
   drops everything only the store reaches (record sealing, the fleet lock). A stub rather than a subtraction of a
   separate store bundle, because gzip sizes of two bundles do not add up. Config validation of the store options stays.
+- **Targets** are the issues' (cached path within 1.3x the floor and ahead of every peer; refresh-ahead: no call
+  waits on a rotation and none fails in the outage; at most 1 KB per client), checked against this run's figures.
 - \`bench/hot-path-variants.mjs\` (not part of this run) measures micro-variants of the hot path on all three runtimes:
-  \`node bench/hot-path-variants.mjs --all\`.
+  \`node bench/hot-path-variants.mjs --all --isolate\` (one process per variant: Bun's figures depend on a
+  benchmark's place in a run by up to 15%, more than the variants differ).
 
 ${generated}
 `;
