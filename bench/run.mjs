@@ -238,7 +238,7 @@ function report(r) {
       '',
       `Harness floor for the cold herd (${s.coldCallers} calls returning one shared promise, then Promise.allSettled): ${ms(rt.herdFloorMs)}.`,
       '',
-      `### ${rt.runtime.split(' (')[0]}: rotation, ${s.handlers} concurrent handlers, \`expires_in\` ${s.lifetimeS} s, buffer ${s.bufferS} s, ${s.latencyMs} ms endpoint latency`,
+      `### ${rt.runtime.split(' (')[0]}: rotation, ${s.handlers} concurrent handlers, \`expires_in\` ${s.lifetimeS} s, buffer ${s.bufferS} s (this package: ${s.ownLifetimeS} s, buffer ${s.ownBufferS} s), ${s.latencyMs} ms endpoint latency`,
       '',
       '| subject | scenario | rotations | calls | p50 | p99 | max | calls that waited | failed calls | served an expired token | token requests | requests per rotation |',
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -382,8 +382,11 @@ ${calls.join('\n')}
 - **Rotation** (issue 11). ${s?.handlers ?? 8} handlers loop \`<call>\` then \`await sleep(1 + Math.random())\` (1-2 ms of
   downstream work), after the first token, until ${s?.rotations ?? 5} rotations have been seen (a deadline stops a
   subject that never gets there). A rotation is the first new token seen more than (lifetime - buffer) / 2 after
-  the previous one: a client that does not coalesce gets several new tokens at one expiry, one per waiting handler. Tokens live \`expires_in\` = ${s?.lifetimeS ?? 3} s; this package runs with
-  \`tokenExpirationBuffer: ${s?.bufferS ?? 1}\`, each peer with the equivalent in the table above. *Calls that waited*: a
+  the previous one: a client that does not coalesce gets several new tokens at one expiry, one per waiting handler. Tokens live \`expires_in\` = ${s?.lifetimeS ?? 3} s; each peer runs with
+  the equivalent of a ${s?.bufferS ?? 1} s buffer from the table above. This package gets tokens of ${s?.ownLifetimeS ?? 12} s with
+  \`tokenExpirationBuffer: ${s?.ownBufferS ?? 11}\` (a rotation every second, as short a cycle as the peers'), because it keeps serving a token until
+  lifetime - min(buffer, 10 s), a 1 s window in which it serves the current token while refreshing (with a buffer of
+  10 s or less that window is only the refresh jitter). *Calls that waited*: a
   call whose promise is still pending after 1,000 microtask ticks (no timer or I/O callback can run between ticks,
   so a cached answer settles within them however many \`await\`s deep, and a network wait cannot). *Served an
   expired token*: the server writes each token's true expiry into it, and a handler checks it on receipt.

@@ -17,6 +17,8 @@ const SETTINGS = smoke
       rotations: 2,
       lifetimeS: 0.6,
       bufferS: 0.3,
+      ownLifetimeS: 10.6,
+      ownBufferS: 10.3,
       outageMs: 150,
       latencyMs: 20,
     }
@@ -27,6 +29,12 @@ const SETTINGS = smoke
       rotations: 5,
       lifetimeS: 3,
       bufferS: 1,
+      // This package serves a token past refreshAt only while the buffer exceeds the 10 s it keeps before expiry
+      // (usableUntil = lifetime - min(buffer, 10 s)), as with the default 60 s buffer; at a 1 s buffer it would have
+      // no window at all. So it gets tokens living 12 s with an 11 s buffer: the same 1 s between rotations as the
+      // peers' 3 s tokens with a 1 s buffer (or none), and a 1 s window in which it serves the current token.
+      ownLifetimeS: 12,
+      ownBufferS: 11,
       outageMs: 500,
       latencyMs: 50,
     };
@@ -251,7 +259,10 @@ async function settleCallers(peer, lib, callers) {
  * cached answer, however many awaits deep, settles within them and a network wait cannot).
  */
 async function rotation(peer, lib, { rotations, outageMs }) {
-  const { handlers, lifetimeS, bufferS, latencyMs } = SETTINGS;
+  const { handlers, latencyMs } = SETTINGS;
+  const ours = peer.short === 'this package';
+  const lifetimeS = ours ? SETTINGS.ownLifetimeS : SETTINGS.lifetimeS;
+  const bufferS = ours ? SETTINGS.ownBufferS : SETTINGS.bufferS;
   await config({ latencyMs, lifetimeS, outage: outageMs ? { mode: 'at-refresh', durationMs: outageMs } : null });
   const instance = peer.create(lib, server, { bufferS });
   const first = instance.token(await instance.call()); // the cold start is not part of the figures
