@@ -29,6 +29,10 @@ const WALL_CHECK_MS = 1_000;
 const ABANDON_GRACE_MS = 1_000;
 /** After finding another process refreshing, how long before a refresh ahead looks at the store again. */
 const STORE_LOOK_MS = 100;
+/** Most forms {@link credentialForms} gives for one secret. */
+const FORMS_PER_SECRET = 5;
+/** Credential forms kept for redaction beyond the current round's: those of about the last 8 secrets. */
+const MAX_CREDENTIAL_FORMS = 8 * FORMS_PER_SECRET;
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -173,10 +177,12 @@ class TokenCache {
     const phase = this.phase(now);
     if (phase === 'fresh') return Promise.resolve(this.token);
     this.startBackgroundRefresh();
-    const overdue = this.pending;
-    if (overdue !== undefined && now > overdue.abandonAt) {
+    // Every wedged round, a detached one included: clearToken() leaves its callers waiting on it, and they would
+    // wait forever. Only the current one counts towards the backoff, as any failure of a detached round.
+    for (const overdue of this.rounds) {
+      if (now <= overdue.abandonAt || overdue.controller.signal.aborted) continue;
       const error = roundAbandoned(this.settings.maxRoundMs);
-      this.countFailure(error);
+      if (overdue === this.pending) this.countFailure(error);
       this.giveUp(overdue, error);
     }
     if (phase === 'expiring') {
@@ -265,7 +271,7 @@ class TokenCache {
     try {
       const secrets =
         typeof settings.clientSecret === 'function'
-          ? await callSecretProvider(settings.clientSecret, settings.requestTimeoutMs)
+          ? await callSecretProvider(settings.clientSecret, settings.requestTimeoutMs, signal)
           : settings.clientSecret;
       check();
       this.learnCredentials(secrets);
@@ -482,9 +488,17 @@ class TokenCache {
   learnCredentials(secrets: readonly string[]): void {
     for (const secret of secrets) {
       for (const form of credentialForms(this.settings.clientId, secret)) {
-        if (!this.credentials.includes(form)) this.credentials.push(form);
+        // Moved to the end when already known, so the forms of the secrets in use are always the newest.
+        const at = this.credentials.indexOf(form);
+        if (at !== -1) this.credentials.splice(at, 1);
+        this.credentials.push(form);
       }
     }
+    // A provider may return a new secret every round: keep the forms of the latest few secrets only (this round's
+    // all included), or the list, and the redaction regex built from it for every error, would grow forever.
+    // Trimmed in place: the token requester holds this very array.
+    const keep = Math.max(MAX_CREDENTIAL_FORMS, secrets.length * FORMS_PER_SECRET);
+    if (this.credentials.length > keep) this.credentials.splice(0, this.credentials.length - keep);
   }
 
   tokenRequester(): TokenRequester {
