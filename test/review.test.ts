@@ -131,3 +131,191 @@ describe('review: frozen timers', () => {
     expect(await next).toBe('fresh');
   });
 });
+
+/** A fetch whose answers the test scripts: each call takes the next handler (the last one repeats). */
+function scripted(...handlers: ((n: number) => Response | Promise<Response>)[]): {
+  fetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  count: () => number;
+} {
+  let n = 0;
+  return {
+    fetch: async () => {
+      n++;
+      return (handlers[Math.min(n, handlers.length) - 1] as (n: number) => Response | Promise<Response>)(n);
+    },
+    count: () => n,
+  };
+}
+
+/** An AbortSignal that counts its live abort listeners. */
+function countingSignal(): { controller: AbortController; signal: AbortSignal; live: () => number } {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let live = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  const listeners = new Set<unknown>();
+  signal.addEventListener = ((type: string, listener: EventListener, options?: AddEventListenerOptions) => {
+    if (type === 'abort' && !listeners.has(listener)) {
+      listeners.add(listener);
+      live++;
+      const wrapped = listener;
+      add(type, () => {
+        if (listeners.delete(wrapped)) live--;
+      }, { once: true });
+    }
+    add(type, listener, options);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((type: string, listener: EventListener, options?: EventListenerOptions) => {
+    if (type === 'abort' && listeners.delete(listener)) live--;
+    remove(type, listener, options);
+  }) as typeof signal.removeEventListener;
+  return { controller, signal, live: () => live };
+}
+
+describe('review: what held', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+  });
+
+  it('rides an outage through the expiring window, then backs off without sending', async () => {
+    const failed: string[] = [];
+    const endpoint = scripted(
+      () => tokenResponse('t1', 3600),
+      () => new Response('down', { status: 500 }),
+      () => new Response('down', { status: 500 }),
+      () => new Response('down', { status: 500 }),
+      () => new Response('down', { status: 503, headers: { 'retry-after': '60' } }),
+    );
+    const client = makeClient({ fetch: endpoint.fetch, onTokenRefreshFailed: (e) => failed.push(e.reason) });
+    expect(await client.getToken()).toBe('t1');
+    vi.advanceTimersByTime(3540_000); // refreshAt (buffer 60 s)
+    expect(await client.getToken()).toBe('t1');
+    await vi.advanceTimersByTimeAsync(300); // 3 attempts, 100 ms apart
+    expect(failed).toEqual(['expiring']);
+    expect(client.state).toMatchObject({ status: 'degraded', hasValidToken: true, retryAt: undefined });
+    expect(await client.getToken()).toBe('t1');
+    await vi.advanceTimersByTimeAsync(300);
+    expect(failed).toEqual(['expiring', 'expiring']); // the second one: a 503 with Retry-After: 60
+    const state = client.state;
+    expect(state.status).toBe('degraded');
+    expect(state.retryAt).toBeGreaterThan(Date.now());
+    const sent = endpoint.count();
+    expect(await client.getToken()).toBe('t1');
+    expect(endpoint.count()).toBe(sent);
+    // Past usableUntil (expiry - 10 s), still backing off: rejects at once with retryAfterMs and sends nothing.
+    vi.advanceTimersByTime(50_000);
+    const result = await settle(client.getToken());
+    expect(result.error).toMatchObject({ status: 503, attempts: 0, retryAfterMs: expect.any(Number) });
+    expect(endpoint.count()).toBe(sent);
+    expect(client.state.hasValidToken).toBe(false);
+    expect(client.state.status).toBe('unavailable');
+  });
+
+  it('honours Retry-After for rounds and background ticks', async () => {
+    const endpoint = scripted(
+      () => new Response('slow down', { status: 429, headers: { 'retry-after': '120' } }),
+      () => tokenResponse('t2'),
+    );
+    const client = makeClient({ fetch: endpoint.fetch, backgroundTokenRefreshInterval: 60 });
+    expect((await settle(client.getToken())).error).toMatchObject({ status: 429, retryAfterMs: 120_000 });
+    const again = await settle(client.getToken());
+    expect(again.error).toMatchObject({ retryAfterMs: 120_000 });
+    await vi.advanceTimersByTimeAsync(60_000); // a background tick inside the Retry-After
+    expect(endpoint.count()).toBe(1);
+    expect(client.state.retryAt).toBe(Date.now() + 60_000);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(await client.getToken()).toBe('t2');
+  });
+
+  it('adds one abort listener per distinct signal per round, and removes them all', async () => {
+    let open!: (response: Response) => void;
+    const client = makeClient({ fetch: () => new Promise<Response>((resolve) => (open = resolve)) });
+    const shared = Array.from({ length: 10 }, countingSignal);
+    const distinct = Array.from({ length: 100 }, countingSignal);
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 1000; i++) calls.push(settle(client.getToken({ signal: (shared[i % 10] as { signal: AbortSignal }).signal })));
+    for (const s of distinct) calls.push(settle(client.getToken({ signal: s.signal })));
+    for (const s of shared) expect(s.live()).toBe(1);
+    for (const s of distinct) expect(s.live()).toBe(1);
+    distinct[0]?.controller.abort();
+    await flush();
+    open(tokenResponse('t'));
+    await Promise.all(calls);
+    await flush();
+    for (const s of [...shared, ...distinct]) expect(s.live()).toBe(0);
+  });
+});
+
+describe('review: destroy() with a store', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+
+  it('leaves no lock and calls no hook once destroyed mid-request', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    const keys: string[] = [];
+    const store = { ...memory, acquire: async (key: string, ttl: number, owner: string) => {
+      keys.push(key);
+      return memory.acquire!(key, ttl, owner);
+    } };
+    const hooks: string[] = [];
+    let sent = 0;
+    const client = makeClient({
+      tokenStore: store,
+      fetch: () => {
+        sent++;
+        return new Promise<Response>(() => undefined);
+      },
+      onTokenRefreshed: () => hooks.push('refreshed'),
+      onTokenRefreshFailed: () => hooks.push('failed'),
+      onTokenStoreError: () => hooks.push('store'),
+    });
+    const pending = settle(client.getToken());
+    await vi.waitFor(() => expect(sent).toBe(1));
+    client.destroy();
+    expect((await pending).error).toMatchObject({ code: 'CLIENT_DESTROYED' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(await store.get(`${keys[0]}`)).toBeUndefined();
+    expect(hooks).toEqual([]);
+    expect(sent).toBe(1);
+  });
+
+  it('takes no store lock once destroyed while waiting on another holder', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    let acquires = 0;
+    let destroyedAt: number | undefined;
+    const lateAcquires: number[] = [];
+    const store = {
+      ...memory,
+      acquire: async (key: string, ttl: number, owner: string) => {
+        acquires++;
+        if (destroyedAt !== undefined) lateAcquires.push(acquires);
+        return acquires === 1 ? false : memory.acquire!(key, ttl, owner);
+      },
+      // The poll's read is where destroy() lands.
+      get: async (key: string) => {
+        if (acquires >= 1 && destroyedAt === undefined && !key.endsWith(':failed')) {
+          destroyedAt = Date.now();
+          client.destroy();
+        }
+        return memory.get(key);
+      },
+    };
+    const client: WristbandM2MClient = makeClient({ tokenStore: store, fetch: async () => tokenResponse('t') });
+    const pending = settle(client.getToken());
+    // The store's keys come from WebCrypto, which settles on its own time: step the fake clock until the poll ran.
+    const realStart = process.hrtime.bigint();
+    while (destroyedAt === undefined && process.hrtime.bigint() - realStart < 5_000_000_000n) {
+      await vi.advanceTimersByTimeAsync(10);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(destroyedAt).toBeDefined();
+    expect((await pending).error).toMatchObject({ code: 'CLIENT_DESTROYED' });
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(lateAcquires).toEqual([]);
+  });
+});
