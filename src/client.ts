@@ -137,6 +137,18 @@ interface Round {
 const noop = (): void => undefined;
 
 /**
+ * Gives a round to the caller's `waitUntil`. One that throws (an unbound `ctx.waitUntil`: "Illegal invocation") must
+ * not turn getToken() into a synchronous throw, nor cost a caller the token it would get: the round runs anyway.
+ */
+function handOver(waitUntil: GetTokenOptions['waitUntil'], promise: Promise<string>): void {
+  try {
+    waitUntil?.(promise.catch(noop));
+  } catch {
+    // see above
+  }
+}
+
+/**
  * The client's state and logic. Not exported: the public object holds only a few closures over one instance, so a
  * client costs well under a kilobyte until it is used, and `console.log(client)` shows nothing but its methods.
  */
@@ -188,7 +200,7 @@ class TokenCache {
     if (phase === 'expiring') {
       if (this.pending === undefined && now >= this.nextRoundAt && now >= this.storeLookAt) {
         const { promise } = this.startRound('expiring');
-        options?.waitUntil?.(promise.catch(noop));
+        handOver(options?.waitUntil, promise);
       }
       return Promise.resolve(this.token);
     }
@@ -198,7 +210,7 @@ class TokenCache {
       // Handed over even though this caller waits for it: if the runtime cancels this caller's request, the round
       // still finishes for the other requests waiting on it.
       const { promise } = this.startRound(this.missReason);
-      options?.waitUntil?.(promise.catch(noop));
+      handOver(options?.waitUntil, promise);
     }
     const round = this.pending as Round;
     return signal === undefined ? round.promise : untilAborted(round, signal);
@@ -374,7 +386,8 @@ class TokenCache {
     const schedule = tokenSchedule(
       expiresInSeconds * 1000,
       this.settings.expirationBufferMs,
-      receivedAt - sentAt,
+      // Never negative: a wall clock stepped back mid-request would otherwise stretch the jitter past refreshAt.
+      Math.max(0, receivedAt - sentAt),
       Math.random(),
     );
     if (this.isCurrent(round)) {

@@ -319,3 +319,48 @@ describe('review: destroy() with a store', () => {
     expect(lateAcquires).toEqual([]);
   });
 });
+
+describe('review: edges', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+
+  it('returns a promise, never throws, when the waitUntil given throws (an unbound ctx.waitUntil)', async () => {
+    const endpoint = scripted((n) => tokenResponse(`t${n}`, 3600));
+    const client = makeClient({ fetch: endpoint.fetch });
+    const waitUntil = (): void => {
+      throw new TypeError('Illegal invocation');
+    };
+    let first: Promise<string> | undefined;
+    expect(() => {
+      first = client.getToken({ waitUntil });
+    }).not.toThrow();
+    expect(await first).toBe('t1');
+    vi.advanceTimersByTime(3_545_000); // expiring: the token is there, the call must get it
+    let second: Promise<string> | undefined;
+    expect(() => {
+      second = client.getToken({ waitUntil });
+    }).not.toThrow();
+    expect(await second).toBe('t1');
+  });
+
+  it('does not refresh at once a token whose answer came after the wall clock was stepped back', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    let open!: (response: Response) => void;
+    const endpoint = scripted(
+      () => new Promise<Response>((resolve) => (open = resolve)),
+      () => tokenResponse('t2'),
+    );
+    const client = makeClient({ fetch: endpoint.fetch });
+    const first = client.getToken();
+    await flush();
+    vi.setSystemTime(Date.now() - 2 * 24 * 3600_000); // NTP steps the wall clock back two days mid-request
+    open(tokenResponse('t1', 3600));
+    expect(await first).toBe('t1');
+    vi.advanceTimersByTime(1_000);
+    expect(await client.getToken()).toBe('t1');
+    await flush();
+    expect(endpoint.count()).toBe(1);
+    expect(client.state.status).toBe('fresh');
+  });
+});
