@@ -95,7 +95,10 @@ describe('review', () => {
   });
 
   it('leaves no timer behind when destroyed while a secret provider hangs', async () => {
-    const client = makeClient({ clientSecret: () => new Promise<string>(() => undefined), fetch: async () => tokenResponse('t') });
+    const client = makeClient({
+      clientSecret: () => new Promise<string>(() => undefined),
+      fetch: async () => tokenResponse('t'),
+    });
     const pending = settle(client.getToken());
     await flush();
     client.destroy();
@@ -160,9 +163,13 @@ function countingSignal(): { controller: AbortController; signal: AbortSignal; l
       listeners.add(listener);
       live++;
       const wrapped = listener;
-      add(type, () => {
-        if (listeners.delete(wrapped)) live--;
-      }, { once: true });
+      add(
+        type,
+        () => {
+          if (listeners.delete(wrapped)) live--;
+        },
+        { once: true },
+      );
     }
     add(type, listener, options);
   }) as typeof signal.addEventListener;
@@ -235,7 +242,8 @@ describe('review: what held', () => {
     const shared = Array.from({ length: 10 }, countingSignal);
     const distinct = Array.from({ length: 100 }, countingSignal);
     const calls: Promise<unknown>[] = [];
-    for (let i = 0; i < 1000; i++) calls.push(settle(client.getToken({ signal: (shared[i % 10] as { signal: AbortSignal }).signal })));
+    for (let i = 0; i < 1000; i++)
+      calls.push(settle(client.getToken({ signal: (shared[i % 10] as { signal: AbortSignal }).signal })));
     for (const s of distinct) calls.push(settle(client.getToken({ signal: s.signal })));
     for (const s of shared) expect(s.live()).toBe(1);
     for (const s of distinct) expect(s.live()).toBe(1);
@@ -257,10 +265,13 @@ describe('review: destroy() with a store', () => {
     const { createMemoryTokenStore } = await import('../src/index.js');
     const memory = createMemoryTokenStore();
     const keys: string[] = [];
-    const store = { ...memory, acquire: async (key: string, ttl: number, owner: string) => {
-      keys.push(key);
-      return memory.acquire!(key, ttl, owner);
-    } };
+    const store = {
+      ...memory,
+      acquire: async (key: string, ttl: number, owner: string) => {
+        keys.push(key);
+        return memory.acquire!(key, ttl, owner);
+      },
+    };
     const hooks: string[] = [];
     let sent = 0;
     const client = makeClient({
