@@ -424,7 +424,8 @@ class TokenCache {
       durationMs: performance.now() - startedAt,
       reason,
     });
-    if (reason === 'background') callHook(this.settings.onBackgroundRefreshError, failure);
+    // onTokenRefreshFailed may have destroyed the client: no hook after destroy().
+    if (reason === 'background' && !this.destroyed) callHook(this.settings.onBackgroundRefreshError, failure);
   }
 
   /** Sets the backoff after one more failed round: no round starts before it has passed. */
@@ -487,11 +488,14 @@ class TokenCache {
     const phase = this.phase(now);
     const cached = phase === 'unusable' ? undefined : this.cached;
     const { lastRefreshError, nextRoundAt } = this;
+    // When it was sent, in the wall clock's current frame, by whichever clock says it is older (as phase() does):
+    // a wall clock stepped back must not put expiresAt and refreshAt later than the instants they describe.
+    const sentAt = cached && Date.now() - Math.max(now - cached.sentAtMono, Date.now() - cached.sentAt);
     return Object.freeze({
       status: cached === undefined ? 'unavailable' : lastRefreshError === undefined ? 'fresh' : 'degraded',
       hasValidToken: cached !== undefined,
-      expiresAt: cached && cached.sentAt + cached.schedule.usableForMs,
-      refreshAt: cached && cached.sentAt + cached.schedule.refreshAfterMs,
+      expiresAt: cached && (sentAt as number) + cached.schedule.usableForMs,
+      refreshAt: cached && (sentAt as number) + cached.schedule.refreshAfterMs,
       refreshing: this.pending !== undefined,
       lastRefreshError,
       retryAt: nextRoundAt > now ? Date.now() + (nextRoundAt - now) : undefined,
@@ -520,7 +524,12 @@ class TokenCache {
 
   sharedCache(): SharedCache | undefined {
     const store = this.settings.tokenStore;
-    return store === undefined ? undefined : (this.shared ??= createSharedCache(store, this.settings));
+    if (store === undefined || this.shared !== undefined) return this.shared;
+    // Store calls still on their way at destroy() (the lock release it starts included) report nothing after it.
+    const report = this.settings.onTokenStoreError;
+    const onTokenStoreError: ResolvedConfig['onTokenStoreError'] = (event) =>
+      this.destroyed ? undefined : report?.(event);
+    return (this.shared = createSharedCache(store, { ...this.settings, onTokenStoreError }));
   }
 }
 

@@ -375,3 +375,70 @@ describe('review: edges', () => {
     expect(client.state.status).toBe('fresh');
   });
 });
+
+describe('review: state and hooks around clocks and destroy()', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+  });
+
+  it('reports expiresAt and refreshAt as the instants the token is actually dropped, after the wall clock stepped back', async () => {
+    const client = makeClient({ fetch: scripted((n) => tokenResponse(`t${n}`, 3600)).fetch });
+    await client.getToken();
+    const before = client.state;
+    vi.setSystemTime(Date.now() - 3600_000); // the wall clock steps back an hour; the monotonic clock does not
+    const after = client.state;
+    // The token is still dropped 3590 s after it was sent by the monotonic clock: the snapshot must say so in the
+    // wall clock's new frame, not an hour later.
+    expect(after.expiresAt).toBe((before.expiresAt as number) - 3600_000);
+    expect(after.refreshAt).toBe((before.refreshAt as number) - 3600_000);
+    vi.advanceTimersByTime(3590_000);
+    expect(client.state.hasValidToken).toBe(false);
+    expect(after.expiresAt).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('calls no onBackgroundRefreshError once onTokenRefreshFailed destroyed the client', async () => {
+    const calls: string[] = [];
+    const client: WristbandM2MClient = makeClient({
+      fetch: scripted(
+        () => tokenResponse('t1'),
+        () => new Response('{"error":"invalid_request"}', { status: 400 }),
+      ).fetch,
+      backgroundTokenRefreshInterval: 60,
+      onTokenRefreshFailed: () => {
+        calls.push('failed');
+        client.destroy();
+      },
+      onBackgroundRefreshError: () => calls.push('background'),
+    });
+    await client.getToken();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(calls).toEqual(['failed']);
+  });
+
+  it('calls no onTokenStoreError once destroyed, when the lock release it started fails', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    const store = { ...memory, deleteIfEquals: async () => Promise.reject(new Error('connection closed')) };
+    const storeErrors: string[] = [];
+    let sent = 0;
+    const client = makeClient({
+      tokenStore: store,
+      fetch: () => {
+        sent++;
+        return new Promise<Response>(() => undefined);
+      },
+      onTokenStoreError: ({ operation }) => storeErrors.push(operation),
+    });
+    const pending = settle(client.getToken());
+    const realStart = process.hrtime.bigint();
+    while (sent === 0 && process.hrtime.bigint() - realStart < 5_000_000_000n) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(sent).toBe(1);
+    client.destroy();
+    await pending;
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(storeErrors).toEqual([]);
+  });
+});
