@@ -29,6 +29,10 @@ const WALL_CHECK_MS = 1_000;
 const ABANDON_GRACE_MS = 1_000;
 /** After finding another process refreshing, how long before a refresh ahead looks at the store again. */
 const STORE_LOOK_MS = 100;
+/** Most forms {@link credentialForms} gives for one secret. */
+const FORMS_PER_SECRET = 5;
+/** Credential forms kept for redaction beyond the current round's: those of about the last 8 secrets. */
+const MAX_CREDENTIAL_FORMS = 8 * FORMS_PER_SECRET;
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -133,6 +137,18 @@ interface Round {
 const noop = (): void => undefined;
 
 /**
+ * Gives a round to the caller's `waitUntil`. One that throws (an unbound `ctx.waitUntil`: "Illegal invocation") must
+ * not turn getToken() into a synchronous throw, nor cost a caller the token it would get: the round runs anyway.
+ */
+function handOver(waitUntil: GetTokenOptions['waitUntil'], promise: Promise<string>): void {
+  try {
+    waitUntil?.(promise.catch(noop));
+  } catch {
+    // see above
+  }
+}
+
+/**
  * The client's state and logic. Not exported: the public object holds only a few closures over one instance, so a
  * client costs well under a kilobyte until it is used, and `console.log(client)` shows nothing but its methods.
  */
@@ -173,16 +189,18 @@ class TokenCache {
     const phase = this.phase(now);
     if (phase === 'fresh') return Promise.resolve(this.token);
     this.startBackgroundRefresh();
-    const overdue = this.pending;
-    if (overdue !== undefined && now > overdue.abandonAt) {
+    // Every wedged round, a detached one included: clearToken() leaves its callers waiting on it, and they would
+    // wait forever. Only the current one counts towards the backoff, as any failure of a detached round.
+    for (const overdue of this.rounds) {
+      if (now <= overdue.abandonAt || overdue.controller.signal.aborted) continue;
       const error = roundAbandoned(this.settings.maxRoundMs);
-      this.countFailure(error);
+      if (overdue === this.pending) this.countFailure(error);
       this.giveUp(overdue, error);
     }
     if (phase === 'expiring') {
       if (this.pending === undefined && now >= this.nextRoundAt && now >= this.storeLookAt) {
         const { promise } = this.startRound('expiring');
-        options?.waitUntil?.(promise.catch(noop));
+        handOver(options?.waitUntil, promise);
       }
       return Promise.resolve(this.token);
     }
@@ -192,7 +210,7 @@ class TokenCache {
       // Handed over even though this caller waits for it: if the runtime cancels this caller's request, the round
       // still finishes for the other requests waiting on it.
       const { promise } = this.startRound(this.missReason);
-      options?.waitUntil?.(promise.catch(noop));
+      handOver(options?.waitUntil, promise);
     }
     const round = this.pending as Round;
     return signal === undefined ? round.promise : untilAborted(round, signal);
@@ -265,7 +283,7 @@ class TokenCache {
     try {
       const secrets =
         typeof settings.clientSecret === 'function'
-          ? await callSecretProvider(settings.clientSecret, settings.requestTimeoutMs)
+          ? await callSecretProvider(settings.clientSecret, settings.requestTimeoutMs, signal)
           : settings.clientSecret;
       check();
       this.learnCredentials(secrets);
@@ -368,7 +386,8 @@ class TokenCache {
     const schedule = tokenSchedule(
       expiresInSeconds * 1000,
       this.settings.expirationBufferMs,
-      receivedAt - sentAt,
+      // Never negative: a wall clock stepped back mid-request would otherwise stretch the jitter past refreshAt.
+      Math.max(0, receivedAt - sentAt),
       Math.random(),
     );
     if (this.isCurrent(round)) {
@@ -405,7 +424,8 @@ class TokenCache {
       durationMs: performance.now() - startedAt,
       reason,
     });
-    if (reason === 'background') callHook(this.settings.onBackgroundRefreshError, failure);
+    // onTokenRefreshFailed may have destroyed the client: no hook after destroy().
+    if (reason === 'background' && !this.destroyed) callHook(this.settings.onBackgroundRefreshError, failure);
   }
 
   /** Sets the backoff after one more failed round: no round starts before it has passed. */
@@ -468,11 +488,14 @@ class TokenCache {
     const phase = this.phase(now);
     const cached = phase === 'unusable' ? undefined : this.cached;
     const { lastRefreshError, nextRoundAt } = this;
+    // When it was sent, in the wall clock's current frame, by whichever clock says it is older (as phase() does):
+    // a wall clock stepped back must not put expiresAt and refreshAt later than the instants they describe.
+    const sentAt = cached && Date.now() - Math.max(now - cached.sentAtMono, Date.now() - cached.sentAt);
     return Object.freeze({
       status: cached === undefined ? 'unavailable' : lastRefreshError === undefined ? 'fresh' : 'degraded',
       hasValidToken: cached !== undefined,
-      expiresAt: cached && cached.sentAt + cached.schedule.usableForMs,
-      refreshAt: cached && cached.sentAt + cached.schedule.refreshAfterMs,
+      expiresAt: cached && (sentAt as number) + cached.schedule.usableForMs,
+      refreshAt: cached && (sentAt as number) + cached.schedule.refreshAfterMs,
       refreshing: this.pending !== undefined,
       lastRefreshError,
       retryAt: nextRoundAt > now ? Date.now() + (nextRoundAt - now) : undefined,
@@ -482,9 +505,17 @@ class TokenCache {
   learnCredentials(secrets: readonly string[]): void {
     for (const secret of secrets) {
       for (const form of credentialForms(this.settings.clientId, secret)) {
-        if (!this.credentials.includes(form)) this.credentials.push(form);
+        // Moved to the end when already known, so the forms of the secrets in use are always the newest.
+        const at = this.credentials.indexOf(form);
+        if (at !== -1) this.credentials.splice(at, 1);
+        this.credentials.push(form);
       }
     }
+    // A provider may return a new secret every round: keep the forms of the latest few secrets only (this round's
+    // all included), or the list, and the redaction regex built from it for every error, would grow forever.
+    // Trimmed in place: the token requester holds this very array.
+    const keep = Math.max(MAX_CREDENTIAL_FORMS, secrets.length * FORMS_PER_SECRET);
+    if (this.credentials.length > keep) this.credentials.splice(0, this.credentials.length - keep);
   }
 
   tokenRequester(): TokenRequester {
@@ -493,7 +524,12 @@ class TokenCache {
 
   sharedCache(): SharedCache | undefined {
     const store = this.settings.tokenStore;
-    return store === undefined ? undefined : (this.shared ??= createSharedCache(store, this.settings));
+    if (store === undefined || this.shared !== undefined) return this.shared;
+    // Store calls still on their way at destroy() (the lock release it starts included) report nothing after it.
+    const report = this.settings.onTokenStoreError;
+    const onTokenStoreError: ResolvedConfig['onTokenStoreError'] = (event) =>
+      this.destroyed ? undefined : report?.(event);
+    return (this.shared = createSharedCache(store, { ...this.settings, onTokenStoreError }));
   }
 }
 

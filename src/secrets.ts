@@ -52,22 +52,29 @@ export function secretOrder(secrets: readonly string[], lastWorked: string | und
 export async function callSecretProvider(
   provider: () => string | readonly string[] | Promise<string | readonly string[]>,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<readonly string[]> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = unavailable(`did not answer within tokenRequestTimeout (${timeoutMs / 1000} s)`);
+  // The round's abort (destroy(), a round given up) ends the wait at once, so no timer outlives the client.
+  let abort = (): void => undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(timeout), timeoutMs);
+    abort = () => reject(signal?.reason);
   });
+  if (signal?.aborted) abort();
+  signal?.addEventListener('abort', abort, { once: true });
   let answer: unknown;
   try {
     answer = await Promise.race([new Promise((resolve) => resolve(provider())), timedOut]);
   } catch (error) {
-    // Only our own timeout passes as it is. A provider's WristbandM2MError (one built on another client) is still
-    // the provider failing: it becomes CLIENT_SECRET_UNAVAILABLE like any other error, not a foreign code.
-    if (error === timeout) throw error;
+    // Only our own timeout and the round's abort pass as they are. A provider's WristbandM2MError (one built on
+    // another client) is still the provider failing: it becomes CLIENT_SECRET_UNAVAILABLE like any other error.
+    if (error === timeout || (signal?.aborted && error === signal.reason)) throw error;
     throw unavailable('threw or rejected', { name: error instanceof Error ? error.name : typeName(error) });
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener('abort', abort);
   }
   const problem = secretListProblem(answer);
   if (problem !== undefined) throw unavailable(`returned a value that ${problem}`);

@@ -247,6 +247,8 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
         // secrets (a [new, old] process behind an [old] one, mid-rotation) must try them itself rather than fail
         // because of another process's record: it takes the lock, which the holder has released, and runs its round.
         if (failure !== undefined && !(secrets.length > 1 && isRejectedCredential(failure))) return failure;
+        // Aborted (destroy(), a round given up) during those reads: take no lock for a round that is over.
+        signal.throwIfAborted();
         const taken = await lock(lockSecret);
         if (taken !== 'held') return taken;
       }

@@ -1,0 +1,444 @@
+// Hostile review of the rewritten TokenCache: each test reproduces a defect found in review (it failed before the
+// fix next to it in src/). Fake timers always fake Date and performance; a process 'unhandledRejection' listener
+// fails the file if anything rejects unhandled.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createWristbandM2MClient, type WristbandM2MClient, type WristbandM2MClientConfig } from '../src/index.js';
+
+const seenCredentialCounts: number[] = [];
+vi.mock('../src/redact.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../src/redact.js')>();
+  return {
+    ...original,
+    // Delegates; records how many credential forms the client asks to scrub, to see whether that list grows.
+    redact: (text: string, forms: readonly string[]) => {
+      seenCredentialCounts.push(forms.length);
+      return original.redact(text, forms);
+    },
+  };
+});
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+beforeAll(() => process.on('unhandledRejection', onUnhandled));
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+afterEach(async () => {
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(unhandled).toEqual([]);
+});
+
+const clients: WristbandM2MClient[] = [];
+function makeClient(overrides: Partial<WristbandM2MClientConfig>): WristbandM2MClient {
+  const client = createWristbandM2MClient({
+    clientId: 'review-client-id',
+    clientSecret: 'review-client-secret',
+    wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
+    ...overrides,
+  });
+  clients.push(client);
+  return client;
+}
+afterEach(() => {
+  for (const client of clients.splice(0)) client.destroy();
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+function tokenResponse(token: string, expiresIn = 3600): Response {
+  return new Response(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: expiresIn }), {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
+  try {
+    return { value: await promise };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Lets queued promise jobs (several hops deep) run, with no timer firing. */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+describe('review', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+
+  it('keeps the credential forms bounded when a secret provider returns a new secret every round', async () => {
+    let round = 0;
+    let status = 200;
+    const client = makeClient({
+      clientSecret: () => `rotating-secret-${++round}`,
+      fetch: async () =>
+        status === 200
+          ? tokenResponse(`token-${round}`)
+          : new Response(JSON.stringify({ error: 'invalid_request' }), { status }),
+    });
+    for (let i = 0; i < 200; i++) {
+      await client.getToken();
+      client.clearToken();
+    }
+    status = 400;
+    seenCredentialCounts.length = 0;
+    await settle(client.getToken());
+    expect(seenCredentialCounts.length).toBeGreaterThan(0);
+    // 5 forms per secret; a few recent secrets are plenty, 200 are a leak (and an O(n) regex per error).
+    expect(Math.max(...seenCredentialCounts)).toBeLessThanOrEqual(40);
+  });
+
+  it('leaves no timer behind when destroyed while a secret provider hangs', async () => {
+    const client = makeClient({
+      clientSecret: () => new Promise<string>(() => undefined),
+      fetch: async () => tokenResponse('t'),
+    });
+    const pending = settle(client.getToken());
+    await flush();
+    client.destroy();
+    expect((await pending).error).toMatchObject({ code: 'CLIENT_DESTROYED' });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('review: frozen timers', () => {
+  it('gives up a wedged round detached by clearToken(), so its callers do not hang', async () => {
+    // Only the clocks are fake: the real timers never fire within the test, as in a Worker whose request ended.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    const answers: ((response: Response) => void)[] = [];
+    const client = makeClient({
+      fetch: () => new Promise<Response>((resolve) => answers.push(resolve)),
+      tokenRequestTimeout: 1,
+    });
+    const before = settle(client.getToken());
+    await flush();
+    client.clearToken();
+    const after = settle(client.getToken());
+    await flush();
+    expect(answers).toHaveLength(2);
+    vi.advanceTimersByTime(10_000);
+    const next = client.getToken();
+    await flush();
+    expect((await after).error).toMatchObject({ code: 'TOKEN_REQUEST_TIMEOUT' });
+    const first = await Promise.race([before, new Promise((resolve) => setImmediate(() => resolve('hung')))]);
+    expect(first).not.toBe('hung');
+    expect((first as { error?: unknown }).error).toMatchObject({ code: 'TOKEN_REQUEST_TIMEOUT' });
+    await vi.waitFor(() => expect(answers).toHaveLength(3));
+    answers[2]?.(tokenResponse('fresh'));
+    expect(await next).toBe('fresh');
+  });
+});
+
+/** A fetch whose answers the test scripts: each call takes the next handler (the last one repeats). */
+function scripted(...handlers: ((n: number) => Response | Promise<Response>)[]): {
+  fetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  count: () => number;
+} {
+  let n = 0;
+  return {
+    fetch: async () => {
+      n++;
+      return (handlers[Math.min(n, handlers.length) - 1] as (n: number) => Response | Promise<Response>)(n);
+    },
+    count: () => n,
+  };
+}
+
+/** An AbortSignal that counts its live abort listeners. */
+function countingSignal(): { controller: AbortController; signal: AbortSignal; live: () => number } {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let live = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  const listeners = new Set<unknown>();
+  signal.addEventListener = ((type: string, listener: EventListener, options?: AddEventListenerOptions) => {
+    if (type === 'abort' && !listeners.has(listener)) {
+      listeners.add(listener);
+      live++;
+      const wrapped = listener;
+      add(
+        type,
+        () => {
+          if (listeners.delete(wrapped)) live--;
+        },
+        { once: true },
+      );
+    }
+    add(type, listener, options);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((type: string, listener: EventListener, options?: EventListenerOptions) => {
+    if (type === 'abort' && listeners.delete(listener)) live--;
+    remove(type, listener, options);
+  }) as typeof signal.removeEventListener;
+  return { controller, signal, live: () => live };
+}
+
+describe('review: what held', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+  });
+
+  it('rides an outage through the expiring window, then backs off without sending', async () => {
+    const failed: string[] = [];
+    const endpoint = scripted(
+      () => tokenResponse('t1', 3600),
+      () => new Response('down', { status: 500 }),
+      () => new Response('down', { status: 500 }),
+      () => new Response('down', { status: 500 }),
+      () => new Response('down', { status: 503, headers: { 'retry-after': '60' } }),
+    );
+    const client = makeClient({ fetch: endpoint.fetch, onTokenRefreshFailed: (e) => failed.push(e.reason) });
+    expect(await client.getToken()).toBe('t1');
+    vi.advanceTimersByTime(3540_000); // refreshAt (buffer 60 s)
+    expect(await client.getToken()).toBe('t1');
+    await vi.advanceTimersByTimeAsync(300); // 3 attempts, 100 ms apart
+    expect(failed).toEqual(['expiring']);
+    expect(client.state).toMatchObject({ status: 'degraded', hasValidToken: true, retryAt: undefined });
+    expect(await client.getToken()).toBe('t1');
+    await vi.advanceTimersByTimeAsync(300);
+    expect(failed).toEqual(['expiring', 'expiring']); // the second one: a 503 with Retry-After: 60
+    const state = client.state;
+    expect(state.status).toBe('degraded');
+    expect(state.retryAt).toBeGreaterThan(Date.now());
+    const sent = endpoint.count();
+    expect(await client.getToken()).toBe('t1');
+    expect(endpoint.count()).toBe(sent);
+    // Past usableUntil (expiry - 10 s), still backing off: rejects at once with retryAfterMs and sends nothing.
+    vi.advanceTimersByTime(50_000);
+    const result = await settle(client.getToken());
+    expect(result.error).toMatchObject({ status: 503, attempts: 0, retryAfterMs: expect.any(Number) });
+    expect(endpoint.count()).toBe(sent);
+    expect(client.state.hasValidToken).toBe(false);
+    expect(client.state.status).toBe('unavailable');
+  });
+
+  it('honours Retry-After for rounds and background ticks', async () => {
+    const endpoint = scripted(
+      () => new Response('slow down', { status: 429, headers: { 'retry-after': '120' } }),
+      () => tokenResponse('t2'),
+    );
+    const client = makeClient({ fetch: endpoint.fetch, backgroundTokenRefreshInterval: 60 });
+    expect((await settle(client.getToken())).error).toMatchObject({ status: 429, retryAfterMs: 120_000 });
+    const again = await settle(client.getToken());
+    expect(again.error).toMatchObject({ retryAfterMs: 120_000 });
+    await vi.advanceTimersByTimeAsync(60_000); // a background tick inside the Retry-After
+    expect(endpoint.count()).toBe(1);
+    expect(client.state.retryAt).toBe(Date.now() + 60_000);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(await client.getToken()).toBe('t2');
+  });
+
+  it('adds one abort listener per distinct signal per round, and removes them all', async () => {
+    let open!: (response: Response) => void;
+    const client = makeClient({ fetch: () => new Promise<Response>((resolve) => (open = resolve)) });
+    const shared = Array.from({ length: 10 }, countingSignal);
+    const distinct = Array.from({ length: 100 }, countingSignal);
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 1000; i++)
+      calls.push(settle(client.getToken({ signal: (shared[i % 10] as { signal: AbortSignal }).signal })));
+    for (const s of distinct) calls.push(settle(client.getToken({ signal: s.signal })));
+    for (const s of shared) expect(s.live()).toBe(1);
+    for (const s of distinct) expect(s.live()).toBe(1);
+    distinct[0]?.controller.abort();
+    await flush();
+    open(tokenResponse('t'));
+    await Promise.all(calls);
+    await flush();
+    for (const s of [...shared, ...distinct]) expect(s.live()).toBe(0);
+  });
+});
+
+describe('review: destroy() with a store', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+
+  it('leaves no lock and calls no hook once destroyed mid-request', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    const keys: string[] = [];
+    const store = {
+      ...memory,
+      acquire: async (key: string, ttl: number, owner: string) => {
+        keys.push(key);
+        return memory.acquire!(key, ttl, owner);
+      },
+    };
+    const hooks: string[] = [];
+    let sent = 0;
+    const client = makeClient({
+      tokenStore: store,
+      fetch: () => {
+        sent++;
+        return new Promise<Response>(() => undefined);
+      },
+      onTokenRefreshed: () => hooks.push('refreshed'),
+      onTokenRefreshFailed: () => hooks.push('failed'),
+      onTokenStoreError: () => hooks.push('store'),
+    });
+    const pending = settle(client.getToken());
+    await vi.waitFor(() => expect(sent).toBe(1));
+    client.destroy();
+    expect((await pending).error).toMatchObject({ code: 'CLIENT_DESTROYED' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(await store.get(`${keys[0]}`)).toBeUndefined();
+    expect(hooks).toEqual([]);
+    expect(sent).toBe(1);
+  });
+
+  it('takes no store lock once destroyed while waiting on another holder', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    let acquires = 0;
+    let destroyedAt: number | undefined;
+    const lateAcquires: number[] = [];
+    const store = {
+      ...memory,
+      acquire: async (key: string, ttl: number, owner: string) => {
+        acquires++;
+        if (destroyedAt !== undefined) lateAcquires.push(acquires);
+        return acquires === 1 ? false : memory.acquire!(key, ttl, owner);
+      },
+      // The poll's read is where destroy() lands.
+      get: async (key: string) => {
+        if (acquires >= 1 && destroyedAt === undefined && !key.endsWith(':failed')) {
+          destroyedAt = Date.now();
+          client.destroy();
+        }
+        return memory.get(key);
+      },
+    };
+    const client: WristbandM2MClient = makeClient({ tokenStore: store, fetch: async () => tokenResponse('t') });
+    const pending = settle(client.getToken());
+    // The store's keys come from WebCrypto, which settles on its own time: step the fake clock until the poll ran.
+    const realStart = process.hrtime.bigint();
+    while (destroyedAt === undefined && process.hrtime.bigint() - realStart < 5_000_000_000n) {
+      await vi.advanceTimersByTimeAsync(10);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(destroyedAt).toBeDefined();
+    expect((await pending).error).toMatchObject({ code: 'CLIENT_DESTROYED' });
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(lateAcquires).toEqual([]);
+  });
+});
+
+describe('review: edges', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+
+  it('returns a promise, never throws, when the waitUntil given throws (an unbound ctx.waitUntil)', async () => {
+    const endpoint = scripted((n) => tokenResponse(`t${n}`, 3600));
+    const client = makeClient({ fetch: endpoint.fetch });
+    const waitUntil = (): void => {
+      throw new TypeError('Illegal invocation');
+    };
+    let first: Promise<string> | undefined;
+    expect(() => {
+      first = client.getToken({ waitUntil });
+    }).not.toThrow();
+    expect(await first).toBe('t1');
+    vi.advanceTimersByTime(3_545_000); // expiring: the token is there, the call must get it
+    let second: Promise<string> | undefined;
+    expect(() => {
+      second = client.getToken({ waitUntil });
+    }).not.toThrow();
+    expect(await second).toBe('t1');
+  });
+
+  it('does not refresh at once a token whose answer came after the wall clock was stepped back', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    let open!: (response: Response) => void;
+    const endpoint = scripted(
+      () => new Promise<Response>((resolve) => (open = resolve)),
+      () => tokenResponse('t2'),
+    );
+    const client = makeClient({ fetch: endpoint.fetch });
+    const first = client.getToken();
+    await flush();
+    vi.setSystemTime(Date.now() - 2 * 24 * 3600_000); // NTP steps the wall clock back two days mid-request
+    open(tokenResponse('t1', 3600));
+    expect(await first).toBe('t1');
+    vi.advanceTimersByTime(1_000);
+    expect(await client.getToken()).toBe('t1');
+    await flush();
+    expect(endpoint.count()).toBe(1);
+    expect(client.state.status).toBe('fresh');
+  });
+});
+
+describe('review: state and hooks around clocks and destroy()', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+  });
+
+  it('reports expiresAt and refreshAt as the instants the token is actually dropped, after the wall clock stepped back', async () => {
+    const client = makeClient({ fetch: scripted((n) => tokenResponse(`t${n}`, 3600)).fetch });
+    await client.getToken();
+    const before = client.state;
+    vi.setSystemTime(Date.now() - 3600_000); // the wall clock steps back an hour; the monotonic clock does not
+    const after = client.state;
+    // The token is still dropped 3590 s after it was sent by the monotonic clock: the snapshot must say so in the
+    // wall clock's new frame, not an hour later.
+    expect(after.expiresAt).toBe((before.expiresAt as number) - 3600_000);
+    expect(after.refreshAt).toBe((before.refreshAt as number) - 3600_000);
+    vi.advanceTimersByTime(3590_000);
+    expect(client.state.hasValidToken).toBe(false);
+    expect(after.expiresAt).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('calls no onBackgroundRefreshError once onTokenRefreshFailed destroyed the client', async () => {
+    const calls: string[] = [];
+    const client: WristbandM2MClient = makeClient({
+      fetch: scripted(
+        () => tokenResponse('t1'),
+        () => new Response('{"error":"invalid_request"}', { status: 400 }),
+      ).fetch,
+      backgroundTokenRefreshInterval: 60,
+      onTokenRefreshFailed: () => {
+        calls.push('failed');
+        client.destroy();
+      },
+      onBackgroundRefreshError: () => calls.push('background'),
+    });
+    await client.getToken();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(calls).toEqual(['failed']);
+  });
+
+  it('calls no onTokenStoreError once destroyed, when the lock release it started fails', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    const store = { ...memory, deleteIfEquals: async () => Promise.reject(new Error('connection closed')) };
+    const storeErrors: string[] = [];
+    let sent = 0;
+    const client = makeClient({
+      tokenStore: store,
+      fetch: () => {
+        sent++;
+        return new Promise<Response>(() => undefined);
+      },
+      onTokenStoreError: ({ operation }) => storeErrors.push(operation),
+    });
+    const pending = settle(client.getToken());
+    const realStart = process.hrtime.bigint();
+    while (sent === 0 && process.hrtime.bigint() - realStart < 5_000_000_000n) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(sent).toBe(1);
+    client.destroy();
+    await pending;
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(storeErrors).toEqual([]);
+  });
+});
