@@ -79,6 +79,27 @@ describe('item 1: each refresh owns its lock', () => {
     expect(second.value).toBe('tok-2');
   });
 
+  it('a failing refresh does not delete a lock another process took after its own ran out', async () => {
+    const endpoint = fakeEndpoint((n) => (n === 1 ? after(2_000, { kind: 'error', status: 400, error: 'invalid_request' }) : after(3_000, { kind: 'token' })));
+    const store = scriptedStore();
+    const a = fleetClient(endpoint, store);
+    const b = fleetClient(endpoint, store);
+    const fromA = track(a.getToken());
+    await vi.advanceTimersByTimeAsync(100);
+    const [key] = store.locks().keys();
+    store.drop(key as string); // A's lock runs out (its TTL, or a store restart)
+    const fromB = track(b.getToken());
+    await vi.advanceTimersByTimeAsync(100);
+    const [bOwner] = store.locks().values();
+    expect(bOwner).toBeDefined();
+    await advanceUntil(() => fromA.settled);
+    expect(fromA.error).toBeInstanceOf(WristbandM2MError);
+    await flush();
+    expect([...store.locks().values()]).toEqual([bOwner]);
+    await advanceUntil(() => fromB.settled);
+    expect(fromB.value).toBe('tok-2');
+  });
+
   it('a refresh detached while its acquire() is on the way does not keep the lock it then wins (new-code bug)', async () => {
     const endpoint = fakeEndpoint((n) => after(n === 1 ? 3_000 : 300, { kind: 'token' }));
     const store = scriptedStore();
@@ -141,6 +162,7 @@ describe('item 2: a retired token never stays in the store', () => {
     const a = fleetClient(endpoint, store);
     const first = track(a.getToken());
     await advanceUntil(() => store.held('set').length > 0);
+    expect(store.held('set')).toHaveLength(1);
     const token = await a.getToken(); // the cache holds it while the publish is on the way
     expect(token).toBe('tok-1');
     a.clearToken(token);

@@ -28,6 +28,8 @@ export interface ScriptedStore extends TokenStore {
   locks(): Map<string, string>;
   /** Live keys and values. */
   entries(): Map<string, string>;
+  /** Removes a key, as its TTL running out would. */
+  drop(key: string): void;
   /** Sets a raw value (as another process would). */
   put(key: string, value: string, ttlSeconds: number): void;
   /** Calls whose effect has not landed yet (held, delayed or hanging). */
@@ -89,6 +91,7 @@ export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}
     locks: () => new Map([...data.keys()].filter((k) => k.endsWith(':lock') && live(k) !== undefined).map((k) => [k, live(k) as string])),
     entries: () => new Map([...data.keys()].filter((k) => live(k) !== undefined).map((k) => [k, live(k) as string])),
     put,
+    drop: (key) => void data.delete(key),
     inFlight: () => calls.filter((c) => !c.done).length,
     get: (key) => run('get', key, () => live(key)),
     set: (key, value, ttl) => run('set', key, () => put(key, value, ttl)),
@@ -191,18 +194,28 @@ export const flush = async (): Promise<void> => void (await vi.advanceTimersByTi
 /**
  * WebCrypto answers through the real event loop (a thread pool), which fake timers do not drive: a round would
  * pause on a key derivation for a real-time while, and a fake-timer test would not be deterministic. This swaps the
- * four `crypto.subtle` calls the store codec makes for node:crypto's synchronous equivalents, answered as
+ * `crypto.subtle` calls the store codec makes for node:crypto's synchronous equivalents, answered as
  * microtasks: same bytes, same records, deterministic timing. Returns the function that restores them.
  */
 export function synchronousWebCrypto(): () => void {
   const subtle = crypto.subtle as unknown as Record<string, unknown>;
-  const saved = { importKey: subtle.importKey, deriveBits: subtle.deriveBits, encrypt: subtle.encrypt, decrypt: subtle.decrypt };
+  const saved = {
+    importKey: subtle.importKey,
+    deriveBits: subtle.deriveBits,
+    deriveKey: subtle.deriveKey,
+    encrypt: subtle.encrypt,
+    decrypt: subtle.decrypt,
+  };
   type Raw = { raw: Buffer };
   const bytes = (data: BufferSource): Buffer =>
     ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data as ArrayBuffer);
   subtle.importKey = async (_format: string, data: BufferSource) => ({ raw: Buffer.from(bytes(data)) }) as unknown as CryptoKey;
   subtle.deriveBits = async (params: { salt: BufferSource; info: BufferSource }, key: Raw, length: number) =>
     nodeCrypto.hkdfSync('sha256', key.raw, bytes(params.salt), bytes(params.info), length / 8);
+  // deriveKey: what the codec of 0.1 used (kept, so these tests also run against the old code).
+  subtle.deriveKey = async (params: { salt: BufferSource; info: BufferSource }, key: Raw, derived: { length: number }) => ({
+    raw: Buffer.from(nodeCrypto.hkdfSync('sha256', key.raw, bytes(params.salt), bytes(params.info), derived.length / 8)),
+  });
   subtle.encrypt = async (params: { iv: BufferSource; additionalData: BufferSource }, key: Raw, data: BufferSource) => {
     const cipher = nodeCrypto.createCipheriv('aes-256-gcm', key.raw, bytes(params.iv));
     cipher.setAAD(bytes(params.additionalData));
