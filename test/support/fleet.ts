@@ -12,6 +12,9 @@ export type StoreBehaviour = { kind: 'now' } | { kind: 'delay'; ms: number } | {
 export interface StoreCall {
   op: StoreOp;
   key: string;
+  /** The value written or compared (set, deleteIfEquals, acquire's owner). */
+  value: string | undefined;
+  behaviour: StoreBehaviour;
   /** Set when the call's effect landed (or it failed). */
   done: boolean;
   /** For a held call: lands it now. */
@@ -49,10 +52,10 @@ export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}
     void data.set(key, { value, expiresAt: performance.now() + ttlSeconds * 1000 });
 
   const calls: StoreCall[] = [];
-  function run<T>(op: StoreOp, key: string, effect: () => T): Promise<T> {
+  function run<T>(op: StoreOp, key: string, effect: () => T, value?: string): Promise<T> {
     const behaviour = store.script(op, key);
     return new Promise<T>((resolve, reject) => {
-      const call: StoreCall = { op, key, done: false, release: () => land() };
+      const call: StoreCall = { op, key, value, behaviour, done: false, release: () => land() };
       calls.push(call);
       const land = (): void => {
         if (call.done) return;
@@ -94,14 +97,14 @@ export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}
     drop: (key) => void data.delete(key),
     inFlight: () => calls.filter((c) => !c.done).length,
     get: (key) => run('get', key, () => live(key)),
-    set: (key, value, ttl) => run('set', key, () => put(key, value, ttl)),
+    set: (key, value, ttl) => run('set', key, () => put(key, value, ttl), value),
     delete: (key) => run('delete', key, () => void data.delete(key)),
   };
   if (options.atomic !== false) {
     store.deleteIfEquals = (key, value) =>
       run('deleteIfEquals', key, () => {
         if (live(key) === value) data.delete(key);
-      });
+      }, value);
   }
   if (options.lock !== false) {
     store.acquire = (key, ttl, owner) =>
@@ -109,7 +112,7 @@ export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}
         if (live(key) !== undefined) return false;
         put(key, owner ?? 'unknown-owner', ttl);
         return true;
-      });
+      }, owner);
   }
   return store;
 }
