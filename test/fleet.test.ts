@@ -180,6 +180,22 @@ describe('item 2: a retired token never stays in the store', () => {
   });
 });
 
+describe('retirement after a clock step (new-code bug, found by the race model)', () => {
+  it('clearToken(token) deletes the record even when this machine’s clock stepped back past the skew allowance', async () => {
+    const endpoint = fakeEndpoint(() => after(10, { kind: 'token', lifetimeS: 600 }));
+    const store = scriptedStore();
+    const a = fleetClient(endpoint, store);
+    const first = track(a.getToken());
+    await advanceUntil(() => first.settled && store.inFlight() === 0);
+    expect(store.entries().size).toBe(1);
+    vi.setSystemTime(Date.now() - 120_000); // the record now looks sent two minutes in the future
+    a.clearToken(first.value);
+    await advanceUntil(() => store.inFlight() === 0);
+    await flush();
+    expect(store.entries().size).toBe(0); // a peer with a right clock would otherwise be served the rejected token
+  });
+});
+
 describe('item 3: waiters learn of the holder’s failure within a poll', () => {
   it('four processes behind an endpoint that fails after 0.5 s: one request, all fail within about a second', async () => {
     const endpoint = fakeEndpoint(() => after(500, { kind: 'error', status: 401, error: 'invalid_client' }));

@@ -106,11 +106,15 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     return undefined;
   }
 
-  /** The record under `secret`'s key, with its raw value; a retired token only when `withRetired`. */
+  /**
+   * The record under `secret`'s key, with its raw value. `forRetire` reads it as it is, to delete it: a retired
+   * token, and one dated in the future, included (after this machine's clock stepped back, its own records look
+   * dated in the future, and they must still be deleted when retired).
+   */
   async function readOne(
     secret: string,
     secretIndex: number,
-    withRetired = false,
+    forRetire = false,
   ): Promise<(StoredToken & { value: string; key: string }) | undefined> {
     const { key, open } = await recordsFor(secret);
     const value = await getString(key);
@@ -120,11 +124,12 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
       report('get', storeError('get', 'returned a record this client cannot read (not written by this library, or damaged); treated as a cache miss'));
       return undefined;
     }
+    if (forRetire) return { ...token, secretIndex, value, key };
     if (token.sentAt > Date.now() + MAX_CLOCK_SKEW_MS) {
       report('get', storeError('get', 'returned a record dated in the future (a clock more than 60 s ahead); treated as a cache miss'));
       return undefined;
     }
-    return retired.includes(token.accessToken) && !withRetired ? undefined : { ...token, secretIndex, value, key };
+    return retired.includes(token.accessToken) ? undefined : { ...token, secretIndex, value, key };
   }
 
   /**
