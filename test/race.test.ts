@@ -12,7 +12,7 @@
 // RACE_RUNS sets the number of runs (1,000 by default; `npm run test:race` does 100,000).
 import fc from 'fast-check';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { createWristbandM2MClient, WristbandM2MError, type WristbandM2MClient } from '../src/index.js';
+import { createWristbandM2MClient, type TokenStore, WristbandM2MError, type WristbandM2MClient } from '../src/index.js';
 
 const RUNS = Number(process.env.RACE_RUNS ?? 1_000);
 const RETRY_DELAY_MS = 100;
@@ -301,9 +301,10 @@ it(`holds every invariant over ${RUNS.toLocaleString('en-US')} random interleavi
 //     crashed; such a lock is gone once the store's TTL (the lock's, ceil(maxRoundMs)) has run;
 // F4. nothing is sent by a client after its destroy(), and every timer is gone once all are destroyed and drained;
 // F5. one round per rotation: while the store has not faulted (no failed, hung or timed-out call yet) and the lock
-//     wait outlasts any holder's round, at most one request chain is in flight across the fleet at any time among
-//     the clients' current rounds (a round detached by clearToken() or destroy() releases its lock and no longer
-//     counts: it shares nothing);
+//     wait (30 s) outlasts any holder's round, a client starts a request chain only while it holds the fleet's lock
+//     (the lock key's owner came from that client's acquire()), unless it was cleared or destroyed since its last
+//     chain (a detached round lets its lock go and shares nothing). With the lock exclusive, that is one round per
+//     rotation however many clients miss, and no waiter fetching on its own after a holder failed or left;
 // F6. a resolved token is not expired by the monotonic clock (unless the wall clock was stepped back, when a
 //     store record, dated by the wall clock, may look younger than it is).
 // ---------------------------------------------------------------------------------------------------------------
@@ -414,6 +415,19 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
   /** Per client: token -> op index at which clearToken(token) retired it. */
   const retired = Array.from({ length: config.clients }, () => new Map<string, number>());
   const served = Array.from({ length: config.clients }, () => [] as string[]);
+  /** Which client's acquire() wrote each lock owner; whether a client was cleared or destroyed since it last sent a chain. */
+  const lockOwners = new Map<string, number>();
+  const detachedSinceSend = Array.from({ length: config.clients }, () => false);
+  const storeView = (client: number): TokenStore => ({
+    get: (key) => store.get(key),
+    set: (key, value, ttl) => store.set(key, value, ttl),
+    delete: (key) => store.delete(key),
+    deleteIfEquals: (key, value) => (store.deleteIfEquals as NonNullable<TokenStore['deleteIfEquals']>)(key, value),
+    acquire: (key, ttl, owner) => {
+      lockOwners.set(owner, client);
+      return (store.acquire as NonNullable<TokenStore['acquire']>)(key, ttl, owner);
+    },
+  });
   let wallSteppedBack = false;
   let serial = 0;
   let opIndex = 0;
@@ -428,10 +442,11 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         chain.attempts++;
       } else {
         chain = { client, generation: generation[client] as number, attempts: 1, retryDueAt: undefined, done: false };
-        const current = (c: FleetChain): boolean => !c.done && !destroyed[c.client] && c.generation === generation[c.client];
-        if (!storeFaulted && config.lockWait === 30 && chains.some(current)) {
-          violate(`client ${client} started a request chain while another current one was in flight, with a healthy store`);
+        const holdsLock = [...store.locks().values()].some((owner) => lockOwners.get(owner) === client);
+        if (!storeFaulted && config.lockWait === 30 && !holdsLock && !detachedSinceSend[client]) {
+          violate(`client ${client} started a request chain without holding the lock, with a healthy store`);
         }
+        detachedSinceSend[client] = false;
         chains.push(chain);
       }
       const attempt: FleetAttempt = { chain, sentMono: now, settled: false, resolve, reject };
@@ -451,7 +466,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
       tokenExpirationBuffer: config.buffer,
       tokenRequestTimeout: config.timeout,
-      tokenStore: store,
+      tokenStore: storeView(i),
       tokenStoreTimeout: STORE_TIMEOUT_S,
       tokenStoreLockWait: config.lockWait,
       ...(config.interval === undefined ? {} : { backgroundTokenRefreshInterval: config.interval }),
@@ -539,6 +554,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         if (op.which === 'all') {
           client.clearToken();
           generation[op.client] = (generation[op.client] as number) + 1;
+          detachedSinceSend[op.client] = true;
         } else if (op.which === 'served') {
           // As after a 401: get the token, then clear exactly it. A cache hit resolves within one microtask, before
           // anything else can change the cache, so the token cleared is the one the cache held.
@@ -548,6 +564,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
             client.clearToken(probe.value);
             retired[op.client]?.set(probe.value, opIndex);
             generation[op.client] = (generation[op.client] as number) + 1;
+            detachedSinceSend[op.client] = true;
           }
         } else {
           const stale = served[op.client]?.find((t) => !retired[op.client]?.has(t) && t !== served[op.client]?.at(-1));
@@ -559,6 +576,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         (clients[op.client] as WristbandM2MClient).destroy();
         if (!destroyed[op.client]) generation[op.client] = (generation[op.client] as number) + 1;
         destroyed[op.client] = true;
+        detachedSinceSend[op.client] = true;
         break;
       case 'advance':
         await vi.advanceTimersByTimeAsync(op.ms);
@@ -583,9 +601,11 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
     if (violations.length > 0) break;
   }
 
-  // Drain: the store heals, the endpoint answers everything; every caller must settle.
+  // Drain: the store heals, the endpoint answers everything; every caller must settle within a round's longest
+  // duration (a lock whose release the store lost makes waiters wait their full lock wait).
   plan.length = 0;
-  for (let round = 0; round < 40 && callers.some((c) => !c.settled); round++) {
+  const longestRoundMs = (3 * config.timeout + 0.2 + 4 * STORE_TIMEOUT_S + config.lockWait + 1) * 1000;
+  for (let round = 0; round < longestRoundMs / 500 + 10 && callers.some((c) => !c.settled); round++) {
     for (const attempt of attempts.filter((a) => !a.settled)) respond(attempt, { kind: 'token', lifetimeS: 3600 });
     await vi.advanceTimersByTimeAsync(500);
   }
@@ -609,7 +629,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
   }
   if (store.locks().size > 0) {
     // The longest lock TTL: ceil(maxRoundMs), from the configuration.
-    await vi.advanceTimersByTimeAsync(((3 + 1) * config.timeout + 0.2 + 4 * STORE_TIMEOUT_S + config.lockWait + 1) * 1000);
+    await vi.advanceTimersByTimeAsync(longestRoundMs);
     if (store.locks().size > 0) violate('a lock outlived its TTL');
   }
   // F2, store side: with a fault-free store nothing retired is left in it.
