@@ -272,6 +272,14 @@ class TokenCache {
         const taken = await shared.lock(lockSecret);
         if (taken !== 'held') this.holdLock(round, taken);
         check();
+        if (taken !== 'held' && taken !== undefined && reason !== 'background') {
+          // Double-checked: another process may have shared its token and let the lock go between the read above
+          // and this acquire(); fetching then would be a second request for the same rotation. (The lock goes in
+          // the finally below.)
+          const found = await shared.read(ordered);
+          check();
+          if (fromStore(found)) return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
+        }
         if (taken === 'held') {
           // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
           if (this.isCurrent(round) && this.phase(performance.now()) !== 'unusable') {
@@ -292,8 +300,14 @@ class TokenCache {
       this.lastWorkedSecret = secrets[issued.secretIndex];
       const token = this.adopt(round, reason, issued, 'endpoint', startedAt);
       if (shared !== undefined && this.isCurrent(round)) {
+        // The callers get the token now and the store's write goes on behind them: waiting for it would add the
+        // store's latency to every miss, and a write that takes up to tokenStoreTimeout could hand out a
+        // short-lived token already expired. The lock stays held until the write has landed (or given up), so
+        // that the fleet's waiters find the token instead of taking the lock and fetching again; then it goes.
+        const lock = round.lock;
+        round.lock = undefined;
         const { accessToken, sentAt, expiresInSeconds } = issued;
-        await shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string);
+        void shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string).then(() => lock?.release());
       }
       return token;
     } catch (error) {

@@ -128,6 +128,7 @@ describe('tokenStore', () => {
       const errors: TokenStoreErrorEvent[] = [];
       const client = testClient({ tokenStore: createMemoryTokenStore(), onTokenStoreError: (e) => void errors.push(e) });
       expect(await client.getToken()).toBe('token-1');
+      await settled(); // the write goes on after the callers have their token
       expect(errors.map((e) => e.operation)).toEqual(['set']);
     } finally {
       encrypt.mockRestore();

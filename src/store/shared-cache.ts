@@ -215,7 +215,15 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
         const failure = await readFailure(lockSecret);
         if (failure !== undefined) return failure;
         const taken = await lock(lockSecret);
-        if (taken !== 'held') return taken;
+        if (taken === 'held') continue;
+        // Double-checked: the holder may have shared its token and let the lock go since the read above; fetching
+        // again then would be a second request for the same rotation.
+        const shared = taken === undefined ? undefined : await read(secrets);
+        if (shared !== undefined && accept(shared)) {
+          void taken?.release();
+          return shared;
+        }
+        return taken;
       }
       return undefined;
     },
