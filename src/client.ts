@@ -273,12 +273,20 @@ class TokenCache {
         if (taken !== 'held') this.holdLock(round, taken);
         check();
         if (taken !== 'held' && taken !== undefined && reason !== 'background') {
-          // Double-checked: another process may have shared its token and let the lock go between the read above
-          // and this acquire(); fetching then would be a second request for the same rotation. (The lock goes in
-          // the finally below.)
-          const found = await shared.read(ordered);
+          // Double-checked: another process may have shared its token, or failed, and let the lock go between the
+          // read above and this acquire(). Fetching then would be a second request for the same rotation, or,
+          // when the endpoint asked for a pause (Retry-After), one more request into it from every process that
+          // comes later. A failure without Retry-After does not stop a lock winner: it tries for itself.
+          // (A lock taken goes in the finally below.)
+          const [found, noted] = await Promise.all([shared.read(ordered), shared.failure(lockSecret)]);
           check();
           if (fromStore(found)) return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
+          if (noted?.retryAfterMs !== undefined) {
+            // Not this round's failure: it is not reported again under the lock, which would renew the note.
+            void round.lock?.release();
+            round.lock = undefined;
+            throw noted;
+          }
         }
         if (taken === 'held') {
           // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.

@@ -243,6 +243,27 @@ describe('item 3: waiters learn of the holder’s failure within a poll', () => 
   });
 });
 
+describe('a failing endpoint behind a fleet (new-code bug)', () => {
+  it('a process that finds the lock free while a holder’s 429 note lasts honours it instead of fetching', async () => {
+    const endpoint = fakeEndpoint((n) => (n === 1 ? after(100, { kind: 'error', status: 429, error: 'slow_down', retryAfter: '30' }) : after(10, { kind: 'token' })));
+    const store = scriptedStore();
+    const a = fleetClient(endpoint, store);
+    const b = fleetClient(endpoint, store);
+    const fromA = track(a.getToken());
+    await advanceUntil(() => fromA.settled);
+    expect((fromA.error as WristbandM2MError).status).toBe(429);
+    await vi.advanceTimersByTimeAsync(2_000);
+    const fromB = track(b.getToken()); // comes later: the lock is free, the note is not
+    await advanceUntil(() => fromB.settled);
+    expect((fromB.error as WristbandM2MError).status).toBe(429);
+    expect(endpoint.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(30_000);
+    const later = track(b.getToken());
+    await advanceUntil(() => later.settled);
+    expect(later.value).toBe('tok-2');
+  });
+});
+
 describe('item 4: destroy() at any await point of a round', () => {
   type Point = 'provider' | 'get' | 'acquire' | 'poll' | 'request' | 'set';
   const points: Point[] = ['provider', 'get', 'acquire', 'poll', 'request', 'set'];

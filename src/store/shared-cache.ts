@@ -51,6 +51,8 @@ export interface SharedCache {
   ): Promise<StoredToken | WristbandM2MError | HeldLock | undefined>;
   /** Shares a token; settles when the store has it or the bounded call gave up; never rejects. */
   publish(token: SharedToken, secret: string): Promise<void>;
+  /** The failure a recent holder of `secret`'s lock reported, while its note lasts (its Retry-After, or 1 s). */
+  failure(secret: string): Promise<WristbandM2MError | undefined>;
   /** Tells the processes waiting on this round's lock that it failed, so they stop waiting. */
   reportFailure(secret: string, error: WristbandM2MError): Promise<void>;
   /**
@@ -206,6 +208,7 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
   return {
     read,
     lock,
+    failure: readFailure,
     async awaitHolder(secrets, accept, deadline, signal) {
       const lockSecret = secrets[0] as string;
       for (let now = performance.now(); now < deadline; now = performance.now()) {
