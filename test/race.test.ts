@@ -317,9 +317,10 @@ it(`holds every invariant over ${RUNS.toLocaleString('en-US')} random interleavi
 // F4. nothing is sent by a client after its destroy(), and every timer is gone once all are destroyed and drained;
 // F5. one round per rotation: while the store has not faulted (no failed, hung or timed-out call yet) and the lock
 //     wait (30 s) outlasts any holder's round, a client starts a request chain only while it holds the fleet's lock
-//     (the lock key's owner came from that client's acquire()), unless it was cleared or destroyed since its last
-//     chain (a detached round lets its lock go and shares nothing). With the lock exclusive, that is one round per
-//     rotation however many clients miss, and no waiter fetching on its own after a holder failed or left;
+//     (the lock key's owner came from that client's acquire()), except for the one chain of each round detached
+//     by clearToken() or destroy() (a detached round lets its lock go and shares nothing). With the lock
+//     exclusive, that is one round per rotation however many clients miss, and no waiter fetching on its own after
+//     a holder failed or left;
 // F6. a resolved token is not expired by the monotonic clock (unless the wall clock was stepped back, when a
 //     store record, dated by the wall clock, may look younger than it is).
 // ---------------------------------------------------------------------------------------------------------------
@@ -430,9 +431,15 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
   /** Per client: token -> op index at which clearToken(token) retired it. */
   const retired = Array.from({ length: config.clients }, () => new Map<string, number>());
   const served = Array.from({ length: config.clients }, () => [] as string[]);
-  /** Which client's acquire() wrote each lock owner; whether a client was cleared or destroyed since it last sent a chain. */
+  /**
+   * Which client's acquire() wrote each lock owner; per client, rounds detached by clearToken() or destroy() (it
+   * had a round in flight then) that may still send their one request chain without the lock.
+   */
   const lockOwners = new Map<string, number>();
-  const detachedSinceSend = Array.from({ length: config.clients }, () => false);
+  const detachedRounds = Array.from({ length: config.clients }, () => 0);
+  const detach = (client: number): void => {
+    if ((clients[client] as WristbandM2MClient).state.refreshing) detachedRounds[client] = (detachedRounds[client] as number) + 1;
+  };
   const storeView = (client: number): TokenStore => ({
     get: (key) => store.get(key),
     set: (key, value, ttl) => store.set(key, value, ttl),
@@ -458,10 +465,11 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       } else {
         chain = { client, generation: generation[client] as number, attempts: 1, retryDueAt: undefined, done: false };
         const holdsLock = [...store.locks().values()].some((owner) => lockOwners.get(owner) === client);
-        if (!storeFaulted && config.lockWait === 30 && !holdsLock && !detachedSinceSend[client]) {
+        if (!holdsLock && (detachedRounds[client] as number) > 0) {
+          detachedRounds[client] = (detachedRounds[client] as number) - 1; // that detached round's own request
+        } else if (!storeFaulted && config.lockWait === 30 && !holdsLock) {
           violate(`client ${client} started a request chain without holding the lock, with a healthy store`);
         }
-        detachedSinceSend[client] = false;
         chains.push(chain);
       }
       const attempt: FleetAttempt = { chain, sentMono: now, settled: false, resolve, reject };
@@ -567,19 +575,19 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       case 'clear': {
         const client = clients[op.client] as WristbandM2MClient;
         if (op.which === 'all') {
+          detach(op.client);
           client.clearToken();
           generation[op.client] = (generation[op.client] as number) + 1;
-          detachedSinceSend[op.client] = true;
         } else if (op.which === 'served') {
           // As after a 401: get the token, then clear exactly it. A cache hit resolves within one microtask, before
           // anything else can change the cache, so the token cleared is the one the cache held.
           const probe = startCaller(op.client, 'none');
           await Promise.resolve();
           if (probe.value !== undefined) {
+            detach(op.client);
             client.clearToken(probe.value);
             retired[op.client]?.set(probe.value, opIndex);
             generation[op.client] = (generation[op.client] as number) + 1;
-            detachedSinceSend[op.client] = true;
           }
         } else {
           const stale = served[op.client]?.find((t) => !retired[op.client]?.has(t) && t !== served[op.client]?.at(-1));
@@ -588,10 +596,10 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         break;
       }
       case 'destroy':
+        detach(op.client);
         (clients[op.client] as WristbandM2MClient).destroy();
         if (!destroyed[op.client]) generation[op.client] = (generation[op.client] as number) + 1;
         destroyed[op.client] = true;
-        detachedSinceSend[op.client] = true;
         break;
       case 'advance':
         await vi.advanceTimersByTimeAsync(op.ms);
