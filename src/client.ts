@@ -22,6 +22,13 @@ import { createTokenRequester, type IssuedToken, type TokenRequester } from './t
 const WALL_CHECK_MS = 1_000;
 /** Slack past a round's longest possible duration before a call gives the round up as wedged. */
 const ABANDON_GRACE_MS = 1_000;
+/**
+ * Bounded store calls one round can make in sequence beyond the four that `maxRoundMs` counts: a round that waits
+ * on the lock makes up to seven (read, acquire, then in the wait's last poll read, failure note, acquire and the
+ * double-checking read, then the failure report), so without these a slow but working store would have its round
+ * given up as wedged, its callers failed and a second round started.
+ */
+const EXTRA_STORE_CALLS = 3;
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -213,7 +220,11 @@ class TokenCache {
       promise,
       generation: this.generation,
       controller: new AbortController(),
-      abandonAt: performance.now() + this.settings.maxRoundMs + ABANDON_GRACE_MS,
+      abandonAt:
+        performance.now() +
+        this.settings.maxRoundMs +
+        (this.settings.tokenStore === undefined ? 0 : EXTRA_STORE_CALLS * this.settings.tokenStoreTimeoutMs) +
+        ABANDON_GRACE_MS,
       fail,
       lock: undefined,
       waiters: undefined,

@@ -243,6 +243,27 @@ describe('item 3: waiters learn of the holder’s failure within a poll', () => 
   });
 });
 
+describe('a slow store is not mistaken for a wedged round (new-code bug)', () => {
+  it('a round whose every store call takes just under tokenStoreTimeout is not given up while it works', async () => {
+    const endpoint = fakeEndpoint((n) => after(990, n < 3 ? { kind: 'error', status: 503 } : { kind: 'token' }));
+    const store = scriptedStore();
+    store.script = () => ({ kind: 'delay', ms: 990 });
+    let acquires = 0;
+    // Another process holds the lock at first, and lets it go during the wait.
+    store.acquire = () => new Promise((resolve) => setTimeout(() => resolve(++acquires > 1), 990));
+    const a = fleetClient(endpoint, store, { tokenStoreTimeout: 1, tokenRequestTimeout: 1, tokenStoreLockWait: 0.3 });
+    const first = track(a.getToken());
+    // maxRoundMs counts 4 store calls (7.5 s here) and a call gives a round up 1 s after it: this round makes 7.
+    await vi.advanceTimersByTimeAsync(8_700);
+    expect(first.settled).toBe(false);
+    const second = track(a.getToken());
+    await advanceUntil(() => first.settled && second.settled);
+    expect(first.value).toBe('tok-3');
+    expect(second.value).toBe('tok-3');
+    expect(endpoint.sent).toHaveLength(3);
+  });
+});
+
 describe('a failing endpoint behind a fleet (new-code bug)', () => {
   it('a process that finds the lock free while a holder’s 429 note lasts honours it instead of fetching', async () => {
     const endpoint = fakeEndpoint((n) => (n === 1 ? after(100, { kind: 'error', status: 429, error: 'slow_down', retryAfter: '30' }) : after(10, { kind: 'token' })));

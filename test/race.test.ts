@@ -627,7 +627,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
   // Drain: the store heals, the endpoint answers everything; every caller must settle within a round's longest
   // duration (a lock whose release the store lost makes waiters wait their full lock wait).
   plan.length = 0;
-  const longestRoundMs = (3 * config.timeout + 0.2 + 4 * STORE_TIMEOUT_S + config.lockWait + 1) * 1000;
+  const longestRoundMs = (3 * config.timeout + 0.2 + 7 * STORE_TIMEOUT_S + config.lockWait + 1) * 1000;
   for (let round = 0; round < longestRoundMs / 500 + 10 && callers.some((c) => !c.settled); round++) {
     for (const attempt of attempts.filter((a) => !a.settled)) respond(attempt, { kind: 'token', lifetimeS: 3600 });
     await vi.advanceTimersByTimeAsync(500);
