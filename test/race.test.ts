@@ -321,6 +321,10 @@ it(`holds every invariant over ${RUNS.toLocaleString('en-US')} random interleavi
 //     by clearToken() or destroy() (a detached round lets its lock go and shares nothing). With the lock
 //     exclusive, that is one round per rotation however many clients miss, and no waiter fetching on its own after
 //     a holder failed or left;
+// F5b. and no client that holds the lock fetches while the store holds a token fresh by its rules and not
+//     retired by it (checked with a healthy store, no wall-clock step back and no background refresh, which goes
+//     to Wristband by design): the double-checking read after a won lock is what keeps a holder's late waiters
+//     from a second request per rotation;
 // F6. a resolved token is not expired by the monotonic clock (unless the wall clock was stepped back, when a
 //     store record, dated by the wall clock, may look younger than it is).
 // ---------------------------------------------------------------------------------------------------------------
@@ -451,6 +455,14 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
     },
   });
   let wallSteppedBack = false;
+  // Records are plain JSON in this model, so that a check can read the store synchronously.
+  const recordKey = (await secretRecords('race-secret', tokenStoreKeyPrefix('https://acme.us.wristband.dev/api/v1/oauth2/token', 'race'), false)).key;
+  const sharedRecord = (): { accessToken: string; sentAt: number; expiresInSeconds: number } | undefined => {
+    const value = store.entries().get(recordKey);
+    return value === undefined ? undefined : JSON.parse(value);
+  };
+  const refreshAfterMs = (lifetimeS: number): number =>
+    lifetimeS * 1000 > config.buffer * 1000 ? lifetimeS * 1000 - config.buffer * 1000 : (lifetimeS * 1000) / 2;
   let serial = 0;
   let opIndex = 0;
 
@@ -465,6 +477,19 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       } else {
         chain = { client, generation: generation[client] as number, attempts: 1, retryDueAt: undefined, done: false };
         const holdsLock = [...store.locks().values()].some((owner) => lockOwners.get(owner) === client);
+        const shared = sharedRecord();
+        if (
+          holdsLock &&
+          !storeFaulted &&
+          !wallSteppedBack &&
+          config.interval === undefined && // a background refresh goes to Wristband by design
+          shared !== undefined &&
+          !retired[client]?.has(shared.accessToken) &&
+          shared.sentAt <= Date.now() + 60_000 &&
+          Date.now() - shared.sentAt < refreshAfterMs(shared.expiresInSeconds)
+        ) {
+          violate(`client ${client} fetched while the store held ${shared.accessToken}, fresh and not retired by it`);
+        }
         if (!holdsLock && (detachedRounds[client] as number) > 0) {
           detachedRounds[client] = (detachedRounds[client] as number) - 1; // that detached round's own request
         } else if (!storeFaulted && config.lockWait === 30 && !holdsLock) {
@@ -490,6 +515,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       tokenExpirationBuffer: config.buffer,
       tokenRequestTimeout: config.timeout,
       tokenStore: storeView(i),
+      tokenStoreEncryption: false,
       tokenStoreTimeout: STORE_TIMEOUT_S,
       tokenStoreLockWait: config.lockWait,
       ...(config.interval === undefined ? {} : { backgroundTokenRefreshInterval: config.interval }),
@@ -657,9 +683,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
   }
   // F2, store side: with a fault-free store nothing retired is left in it.
   if (!storeFaulted) {
-    const { key, open } = await secretRecords('race-secret', tokenStoreKeyPrefix('https://acme.us.wristband.dev/api/v1/oauth2/token', 'race'), true);
-    const value = store.entries().get(key);
-    const record = value === undefined ? undefined : await open(value);
+    const record = sharedRecord();
     if (record !== undefined && retired.some((r) => r.has(record.accessToken))) violate(`the store still holds retired ${record.accessToken}`);
   }
   vi.clearAllTimers();
