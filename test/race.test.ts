@@ -455,6 +455,8 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
     },
   });
   let wallSteppedBack = false;
+  /** Per client: the serial of the last token issued before its last clearToken() without a token. */
+  const clearedAllAt = Array.from({ length: config.clients }, () => 0);
   // Records are plain JSON in this model, so that a check can read the store synchronously.
   const recordKey = (await secretRecords('race-secret', tokenStoreKeyPrefix('https://acme.us.wristband.dev/api/v1/oauth2/token', 'race'), false)).key;
   const sharedRecord = (): { accessToken: string; sentAt: number; expiresInSeconds: number } | undefined => {
@@ -485,6 +487,8 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
           config.interval === undefined && // a background refresh goes to Wristband by design
           shared !== undefined &&
           !retired[client]?.has(shared.accessToken) &&
+          // clearToken() retires whatever the client held, which the model does not see: any token issued before it.
+          Number(shared.accessToken.slice(4)) > (clearedAllAt[client] as number) &&
           shared.sentAt <= Date.now() + 60_000 &&
           Date.now() - shared.sentAt < refreshAfterMs(shared.expiresInSeconds)
         ) {
@@ -603,6 +607,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         if (op.which === 'all') {
           detach(op.client);
           client.clearToken();
+          clearedAllAt[op.client] = serial;
           generation[op.client] = (generation[op.client] as number) + 1;
         } else if (op.which === 'served') {
           // As after a 401: get the token, then clear exactly it. A cache hit resolves within one microtask, before
