@@ -46,7 +46,7 @@ describe('createKVTokenStore in workerd', () => {
       expect(tokenServer.requestCount).toBe(1);
       const kv = await first.getKVNamespace('TOKENS');
       const raw: string = await kv.get((await secretRecords(tokenServer.clientSecret, tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId), true)).key);
-      expect(raw).toMatch(/^v1\./);
+      expect(raw).toMatch(/^v2\./);
       expect(raw).not.toContain(token);
       expect(raw).not.toContain(tokenServer.clientSecret);
     } finally {
