@@ -125,6 +125,8 @@ interface Round {
   abandonAt: number;
   fail(error: WristbandM2MError): void;
   lock: HeldLock | undefined;
+  /** The `waitUntil` of its callers (Workers): the store's write, which goes on after they have the token, is handed to them. */
+  keepAlive: ((promise: Promise<unknown>) => void)[] | undefined;
   /** One abort listener per signal, however many callers share it. */
   waiters: Map<AbortSignal, ((error: WristbandM2MError) => void)[]> | undefined;
 }
@@ -180,8 +182,9 @@ class TokenCache {
     }
     if (phase === 'expiring') {
       if (this.pending === undefined && now >= this.nextRoundAt && now >= this.storeLookAt) {
-        const { promise } = this.startRound('expiring');
-        options?.waitUntil?.(promise.catch(noop));
+        const round = this.startRound('expiring');
+        options?.waitUntil?.(round.promise.catch(noop));
+        if (options?.waitUntil !== undefined) round.keepAlive = [options.waitUntil];
       }
       return Promise.resolve(this.token);
     }
@@ -191,6 +194,7 @@ class TokenCache {
       this.startRound(this.missReason);
     }
     const round = this.pending as Round;
+    if (options?.waitUntil !== undefined) (round.keepAlive ??= []).push(options.waitUntil);
     return signal === undefined ? round.promise : untilAborted(round, signal);
   }
 
@@ -227,6 +231,7 @@ class TokenCache {
         ABANDON_GRACE_MS,
       fail,
       lock: undefined,
+      keepAlive: undefined,
       waiters: undefined,
     };
     this.pending = round;
@@ -326,7 +331,15 @@ class TokenCache {
         const lock = round.lock;
         round.lock = undefined;
         const { accessToken, sentAt, expiresInSeconds } = issued;
-        void shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string).then(() => lock?.release());
+        const publishing = shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string).then(() => lock?.release());
+        // On Workers, the runtime would cancel the write once the response is sent: the callers' waitUntil keeps it.
+        for (const keep of round.keepAlive ?? []) {
+          try {
+            keep(publishing);
+          } catch {
+            // a waitUntil that throws (called outside its request) costs only this write's keep-alive
+          }
+        }
       }
       return token;
     } catch (error) {

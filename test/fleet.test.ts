@@ -213,6 +213,23 @@ describe('one round per rotation, and callers not held up by the store (new-code
     expect(endpoint.sent).toHaveLength(1);
   });
 
+  it('the store’s write, which goes on after the callers have the token, is handed to their waitUntil (Workers)', async () => {
+    const endpoint = fakeEndpoint(() => after(10, { kind: 'token' }));
+    const store = scriptedStore();
+    store.script = (op) => (op === 'set' ? { kind: 'delay', ms: 500 } : { kind: 'now' });
+    const kept: Promise<unknown>[] = [];
+    const a = fleetClient(endpoint, store);
+    const call = track(a.getToken({ waitUntil: (p) => void kept.push(p) }));
+    await advanceUntil(() => call.settled);
+    expect(call.value).toBe('tok-1');
+    expect(kept).toHaveLength(1);
+    const write = track(kept[0] as Promise<unknown>);
+    await flush();
+    expect(write.settled).toBe(false);
+    await advanceUntil(() => write.settled);
+    expect(store.entries().size).toBe(1); // the record, and no lock left
+  });
+
   it('a process whose acquire() wins just after the holder shared its token and let the lock go takes that token', async () => {
     const endpoint = fakeEndpoint(() => after(50, { kind: 'token' }));
     const store = scriptedStore();
