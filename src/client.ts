@@ -33,6 +33,13 @@ const STORE_LOOK_MS = 100;
 const FORMS_PER_SECRET = 5;
 /** Credential forms kept for redaction beyond the current round's: those of about the last 8 secrets. */
 const MAX_CREDENTIAL_FORMS = 8 * FORMS_PER_SECRET;
+/**
+ * Bounded store calls one round can make in sequence beyond the four that `maxRoundMs` counts: a round that waits
+ * on the lock makes up to seven (read, acquire, then in the wait's last poll read, failure note, acquire and the
+ * double-checking read, then the failure report), so without these a slow but working store would have its round
+ * given up as wedged, its callers failed and a second round started.
+ */
+const EXTRA_STORE_CALLS = 3;
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -130,6 +137,8 @@ interface Round {
   abandonAt: number;
   fail(error: WristbandM2MError): void;
   lock: HeldLock | undefined;
+  /** The `waitUntil` of its callers (Workers): the store's write, which goes on after they have the token, is handed to them. */
+  keepAlive: ((promise: Promise<unknown>) => void)[] | undefined;
   /** One abort listener per signal, however many callers share it. */
   waiters: Map<AbortSignal, ((error: WristbandM2MError) => void)[]> | undefined;
 }
@@ -199,8 +208,9 @@ class TokenCache {
     }
     if (phase === 'expiring') {
       if (this.pending === undefined && now >= this.nextRoundAt && now >= this.storeLookAt) {
-        const { promise } = this.startRound('expiring');
-        handOver(options?.waitUntil, promise);
+        const round = this.startRound('expiring');
+        handOver(options?.waitUntil, round.promise);
+        if (options?.waitUntil !== undefined) round.keepAlive = [options.waitUntil];
       }
       return Promise.resolve(this.token);
     }
@@ -213,6 +223,7 @@ class TokenCache {
       handOver(options?.waitUntil, promise);
     }
     const round = this.pending as Round;
+    if (options?.waitUntil !== undefined) (round.keepAlive ??= []).push(options.waitUntil);
     return signal === undefined ? round.promise : untilAborted(round, signal);
   }
 
@@ -242,9 +253,14 @@ class TokenCache {
       promise,
       generation: this.generation,
       controller: new AbortController(),
-      abandonAt: performance.now() + this.settings.maxRoundMs + ABANDON_GRACE_MS,
+      abandonAt:
+        performance.now() +
+        this.settings.maxRoundMs +
+        (this.settings.tokenStore === undefined ? 0 : EXTRA_STORE_CALLS * this.settings.tokenStoreTimeoutMs) +
+        ABANDON_GRACE_MS,
       fail,
       lock: undefined,
+      keepAlive: undefined,
       waiters: undefined,
     };
     this.pending = round;
@@ -303,6 +319,23 @@ class TokenCache {
         const taken = await shared.lock(lockSecret);
         if (taken !== 'held') this.holdLock(round, taken);
         check();
+        if (taken !== 'held' && taken !== undefined && reason !== 'background') {
+          // Double-checked: another process may have shared its token, or failed, and let the lock go between the
+          // read above and this acquire(). Fetching then would be a second request for the same rotation, or,
+          // when the endpoint asked for a pause (Retry-After), one more request into it from every process that
+          // comes later. A failure without Retry-After does not stop a lock winner: it tries for itself.
+          // (A lock taken goes in the finally below.)
+          const [found, noted] = await Promise.all([shared.read(ordered), shared.failure(lockSecret)]);
+          check();
+          if (fromStore(found))
+            return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
+          if (noted?.retryAfterMs !== undefined) {
+            // Not this round's failure: it is not reported again under the lock, which would renew the note.
+            void round.lock?.release();
+            round.lock = undefined;
+            throw noted;
+          }
+        }
         if (taken === 'held') {
           // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
           if (this.isCurrent(round) && this.phase(performance.now()) !== 'unusable') {
@@ -322,23 +355,30 @@ class TokenCache {
             return this.adopt(round, reason, storedAsIssued(outcome, order), 'store', startedAt);
           }
         }
-        // Checked again under the lock: the holder before this round may have shared its token and let the lock go
-        // between this round's read and its acquire. One more store read instead of a second token request.
-        if (round.lock !== undefined && reason !== 'background') {
-          const filled = await shared.read(ordered);
-          check();
-          if (fromStore(filled)) {
-            return this.adopt(round, reason, storedAsIssued(filled as StoredToken, order), 'store', startedAt);
-          }
-        }
       }
       const issued = await this.tokenRequester()(secrets, order, signal);
       check();
       this.lastWorkedSecret = secrets[issued.secretIndex];
       const token = this.adopt(round, reason, issued, 'endpoint', startedAt);
       if (shared !== undefined && this.isCurrent(round)) {
+        // The callers get the token now and the store's write goes on behind them: waiting for it would add the
+        // store's latency to every miss, and a write that takes up to tokenStoreTimeout could hand out a
+        // short-lived token already expired. The lock stays held until the write has landed (or given up), so
+        // that the fleet's waiters find the token instead of taking the lock and fetching again; then it goes.
+        const lock = round.lock;
+        round.lock = undefined;
         const { accessToken, sentAt, expiresInSeconds } = issued;
-        await shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string);
+        const publishing = shared
+          .publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string)
+          .then(() => lock?.release());
+        // On Workers, the runtime would cancel the write once the response is sent: the callers' waitUntil keeps it.
+        for (const keep of round.keepAlive ?? []) {
+          try {
+            keep(publishing);
+          } catch {
+            // a waitUntil that throws (called outside its request) costs only this write's keep-alive
+          }
+        }
       }
       return token;
     } catch (error) {

@@ -94,6 +94,31 @@ describe('item 1: each refresh owns its lock', () => {
     expect(second.value).toBe('tok-2');
   });
 
+  it('a failing refresh does not delete a lock another process took after its own ran out', async () => {
+    const endpoint = fakeEndpoint((n) =>
+      n === 1
+        ? after(2_000, { kind: 'error', status: 400, error: 'invalid_request' })
+        : after(3_000, { kind: 'token' }),
+    );
+    const store = scriptedStore();
+    const a = fleetClient(endpoint, store);
+    const b = fleetClient(endpoint, store);
+    const fromA = track(a.getToken());
+    await vi.advanceTimersByTimeAsync(100);
+    const [key] = store.locks().keys();
+    store.drop(key as string); // A's lock runs out (its TTL, or a store restart)
+    const fromB = track(b.getToken());
+    await vi.advanceTimersByTimeAsync(100);
+    const [bOwner] = store.locks().values();
+    expect(bOwner).toBeDefined();
+    await advanceUntil(() => fromA.settled);
+    expect(fromA.error).toBeInstanceOf(WristbandM2MError);
+    await flush();
+    expect([...store.locks().values()]).toEqual([bOwner]);
+    await advanceUntil(() => fromB.settled);
+    expect(fromB.value).toBe('tok-2');
+  });
+
   it('a refresh detached while its acquire() is on the way does not keep the lock it then wins (new-code bug)', async () => {
     const endpoint = fakeEndpoint((n) => after(n === 1 ? 3_000 : 300, { kind: 'token' }));
     const store = scriptedStore();
@@ -158,7 +183,8 @@ describe('item 2: a retired token never stays in the store', () => {
     const a = fleetClient(endpoint, store);
     const first = track(a.getToken());
     await advanceUntil(() => store.held('set').length > 0);
-    const token = await a.getToken(); // the cache holds it while the publish is on the way
+    expect(store.held('set')).toHaveLength(1);
+    const token = await a.getToken(); // the caller has it while the publish is on the way
     expect(token).toBe('tok-1');
     a.clearToken(token);
     await flush();
@@ -175,6 +201,73 @@ describe('item 2: a retired token never stays in the store', () => {
   });
 });
 
+describe('retirement after a clock step (new-code bug, found by the race model)', () => {
+  it('clearToken(token) deletes the record even when this machine’s clock stepped back past the skew allowance', async () => {
+    const endpoint = fakeEndpoint(() => after(10, { kind: 'token', lifetimeS: 600 }));
+    const store = scriptedStore();
+    const a = fleetClient(endpoint, store);
+    const first = track(a.getToken());
+    await advanceUntil(() => first.settled && store.inFlight() === 0);
+    expect(store.entries().size).toBe(1);
+    vi.setSystemTime(Date.now() - 120_000); // the record now looks sent two minutes in the future
+    a.clearToken(first.value);
+    await advanceUntil(() => store.inFlight() === 0);
+    await flush();
+    expect(store.entries().size).toBe(0); // a peer with a right clock would otherwise be served the rejected token
+  });
+});
+
+describe('one round per rotation, and callers not held up by the store (new-code bugs)', () => {
+  it('a slow store write does not hold up the callers, nor age the token they get', async () => {
+    const endpoint = fakeEndpoint(() => after(10, { kind: 'token', lifetimeS: 2 }));
+    const store = scriptedStore();
+    store.script = (op) => (op === 'set' ? { kind: 'delay', ms: 900 } : { kind: 'now' });
+    const a = fleetClient(endpoint, store, { tokenStoreTimeout: 1, tokenExpirationBuffer: 0 });
+    const call = track(a.getToken());
+    const took = await advanceUntil(() => call.settled);
+    expect(call.value).toBe('tok-1');
+    expect(took).toBeLessThan(100);
+    // The lock is held until the write has landed, so that a peer finds the token rather than fetching.
+    const peer = track(fleetClient(endpoint, store).getToken());
+    await advanceUntil(() => peer.settled);
+    expect(peer.value).toBe('tok-1');
+    expect(endpoint.sent).toHaveLength(1);
+  });
+
+  it('the store’s write, which goes on after the callers have the token, is handed to their waitUntil (Workers)', async () => {
+    const endpoint = fakeEndpoint(() => after(10, { kind: 'token' }));
+    const store = scriptedStore();
+    store.script = (op) => (op === 'set' ? { kind: 'delay', ms: 500 } : { kind: 'now' });
+    const kept: Promise<unknown>[] = [];
+    const a = fleetClient(endpoint, store);
+    const call = track(a.getToken({ waitUntil: (p) => void kept.push(p) }));
+    await advanceUntil(() => call.settled);
+    expect(call.value).toBe('tok-1');
+    expect(kept).toHaveLength(1);
+    const write = track(kept[0] as Promise<unknown>);
+    await flush();
+    expect(write.settled).toBe(false);
+    await advanceUntil(() => write.settled);
+    expect(store.entries().size).toBe(1); // the record, and no lock left
+  });
+
+  it('a process whose acquire() wins just after the holder shared its token and let the lock go takes that token', async () => {
+    const endpoint = fakeEndpoint(() => after(50, { kind: 'token' }));
+    const store = scriptedStore();
+    let acquires = 0;
+    store.script = (op) => (op === 'acquire' && ++acquires === 2 ? { kind: 'delay', ms: 200 } : { kind: 'now' });
+    const a = fleetClient(endpoint, store);
+    const b = fleetClient(endpoint, store);
+    const fromA = track(a.getToken());
+    await vi.advanceTimersByTimeAsync(10);
+    const fromB = track(b.getToken()); // reads a miss now; its acquire() lands after A has shared and released
+    await advanceUntil(() => fromA.settled && fromB.settled && store.inFlight() === 0);
+    expect(fromB.value).toBe('tok-1');
+    expect(endpoint.sent).toHaveLength(1);
+    expect(store.locks().size).toBe(0);
+  });
+});
+
 describe('item 3: waiters learn of the holder’s failure within a poll', () => {
   it('four processes behind an endpoint that fails after 0.5 s: one request, all fail within about a second', async () => {
     const endpoint = fakeEndpoint(() => after(500, { kind: 'error', status: 401, error: 'invalid_client' }));
@@ -185,6 +278,52 @@ describe('item 3: waiters learn of the holder’s failure within a poll', () => 
     for (const call of calls) expect((call.error as WristbandM2MError).status).toBe(401);
     expect(Math.max(...calls.map((c) => c.at as number))).toBeLessThan(1_000);
     expect(endpoint.sent).toHaveLength(1);
+  });
+});
+
+describe('a slow store is not mistaken for a wedged round (new-code bug)', () => {
+  it('a round whose every store call takes just under tokenStoreTimeout is not given up while it works', async () => {
+    const endpoint = fakeEndpoint((n) => after(990, n < 3 ? { kind: 'error', status: 503 } : { kind: 'token' }));
+    const store = scriptedStore();
+    store.script = () => ({ kind: 'delay', ms: 990 });
+    let acquires = 0;
+    // Another process holds the lock at first, and lets it go during the wait.
+    store.acquire = () => new Promise((resolve) => setTimeout(() => resolve(++acquires > 1), 990));
+    const a = fleetClient(endpoint, store, { tokenStoreTimeout: 1, tokenRequestTimeout: 1, tokenStoreLockWait: 0.3 });
+    const first = track(a.getToken());
+    // maxRoundMs counts 4 store calls (7.5 s here) and a call gives a round up 1 s after it: this round makes 7.
+    await vi.advanceTimersByTimeAsync(8_700);
+    expect(first.settled).toBe(false);
+    const second = track(a.getToken());
+    await advanceUntil(() => first.settled && second.settled);
+    expect(first.value).toBe('tok-3');
+    expect(second.value).toBe('tok-3');
+    expect(endpoint.sent).toHaveLength(3);
+  });
+});
+
+describe('a failing endpoint behind a fleet (new-code bug)', () => {
+  it('a process that finds the lock free while a holder’s 429 note lasts honours it instead of fetching', async () => {
+    const endpoint = fakeEndpoint((n) =>
+      n === 1
+        ? after(100, { kind: 'error', status: 429, error: 'slow_down', retryAfter: '30' })
+        : after(10, { kind: 'token' }),
+    );
+    const store = scriptedStore();
+    const a = fleetClient(endpoint, store);
+    const b = fleetClient(endpoint, store);
+    const fromA = track(a.getToken());
+    await advanceUntil(() => fromA.settled);
+    expect((fromA.error as WristbandM2MError).status).toBe(429);
+    await vi.advanceTimersByTimeAsync(2_000);
+    const fromB = track(b.getToken()); // comes later: the lock is free, the note is not
+    await advanceUntil(() => fromB.settled);
+    expect((fromB.error as WristbandM2MError).status).toBe(429);
+    expect(endpoint.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(30_000);
+    const later = track(b.getToken());
+    await advanceUntil(() => later.settled);
+    expect(later.value).toBe('tok-2');
   });
 });
 
@@ -224,7 +363,9 @@ describe('item 4: destroy() at any await point of a round', () => {
       client.destroy();
       await flush();
       expect(call.settled).toBe(true);
-      expect((call.error as WristbandM2MError).code).toBe('CLIENT_DESTROYED');
+      // During the publish the caller already has its token: the store's write goes on behind it.
+      if (point === 'set') expect(call.value).toBe('tok-1');
+      else expect((call.error as WristbandM2MError).code).toBe('CLIENT_DESTROYED');
       // Let everything it was waiting for land.
       releaseProvider?.();
       for (const held of store.held()) held.release();

@@ -12,7 +12,7 @@
 // RACE_RUNS sets the number of runs (1,000 by default; `npm run test:race` does 100,000).
 import fc from 'fast-check';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { createWristbandM2MClient, WristbandM2MError, type WristbandM2MClient } from '../src/index.js';
+import { createWristbandM2MClient, type TokenStore, WristbandM2MError, type WristbandM2MClient } from '../src/index.js';
 
 const RUNS = Number(process.env.RACE_RUNS ?? 1_000);
 const RETRY_DELAY_MS = 100;
@@ -76,16 +76,15 @@ interface Caller {
   controller: AbortController | undefined;
   abortedAt: number | undefined;
   settled: boolean;
+  /** Rejected at once because the client is backing off after failed rounds. */
+  backingOff?: boolean;
 }
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-  // No jitter and no backoff wait (full jitter at 0): this model knows neither; the lifecycle tests cover both.
-  vi.spyOn(Math, 'random').mockReturnValue(0);
 });
 afterEach(() => {
   vi.useRealTimers();
-  vi.restoreAllMocks();
 });
 
 interface Config {
@@ -99,7 +98,13 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
   const violate = (what: string): void => void violations.push(what);
   // The reference model: the generation (bumped by clearToken() and destroy()), the token the cache holds and until
   // when it is served (expires_in - buffer from the send time, or half the lifetime when that is not longer).
-  const model = { generation: 0, cached: undefined as string | undefined, servedUntil: 0, destroyed: false };
+  const model = {
+    generation: 0,
+    cached: undefined as string | undefined,
+    servedUntil: 0,
+    refreshFrom: 0,
+    destroyed: false,
+  };
   const chains: Chain[] = [];
   const attempts: Attempt[] = [];
   const issued = new Map<string, { realExpiry: number; generation: number }>();
@@ -155,7 +160,10 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
         model.cached = token;
         const lifetimeMs = outcome.lifetimeS * 1000;
         const bufferMs = config.buffer * 1000;
-        model.servedUntil = attempt.sentAt + (lifetimeMs > bufferMs ? lifetimeMs - bufferMs : lifetimeMs / 2);
+        const refreshAfterMs = lifetimeMs > bufferMs ? lifetimeMs - bufferMs : lifetimeMs / 2;
+        model.servedUntil = attempt.sentAt + refreshAfterMs;
+        // The refresh ahead may start earlier by up to 10% of the time from receipt to the refresh instant (jitter).
+        model.refreshFrom = model.servedUntil - 0.1 * Math.max(0, refreshAfterMs - (now - attempt.sentAt));
       }
       attempt.resolve(Response.json({ access_token: token, token_type: 'Bearer', expires_in: outcome.lifetimeS }));
     } else if (outcome.kind === '5xx') {
@@ -170,7 +178,7 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
     }
   }
 
-  function startCaller(signalKind: 'none' | 'later' | 'pre'): void {
+  function startCaller(signalKind: 'none' | 'later' | 'pre'): Caller {
     const controller = signalKind === 'none' ? undefined : new AbortController();
     if (signalKind === 'pre') controller?.abort();
     const caller: Caller = {
@@ -186,7 +194,8 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
       (token) => {
         caller.settled = true;
         const record = issued.get(token);
-        if (typeof token !== 'string' || token === '' || record === undefined) return violate(`resolved ${token}`);
+        if (typeof token !== 'string' || token === '' || record === undefined)
+          return violate(`resolved ${JSON.stringify(token)} at ${performance.now()} issued ${[...issued.keys()]}`);
         if (Date.now() >= record.realExpiry)
           violate(`resolved ${token}, expired ${Date.now() - record.realExpiry} ms ago`);
         if (record.generation < caller.startGeneration)
@@ -197,31 +206,34 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
       (error: unknown) => {
         caller.settled = true;
         if (!(error instanceof WristbandM2MError)) return violate(`rejected with ${String(error)}`);
+        caller.backingOff = /No token request is sent for/.test(error.message);
         if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
         else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED')
           violate(`pre-aborted: ${error.code}`);
       },
     );
+    return caller;
   }
 
-  // Several turns: a failed answer travels through the body reader, the round and the callers before it settles.
-  const flush = async () => {
-    for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(0);
-  };
+  const flush = () => vi.advanceTimersByTimeAsync(0);
 
   for (const op of ops) {
     switch (op.kind) {
       case 'get': {
         const cacheHit = !model.destroyed && model.cached !== undefined && Date.now() < model.servedUntil;
         const requestsBefore = attempts.length;
-        startCaller(op.signal);
+        const caller = startCaller(op.signal);
         await flush();
-        if (cacheHit && attempts.length > requestsBefore)
-          violate('a request was sent while the model had a valid token');
+        if (cacheHit && Date.now() < model.refreshFrom && attempts.length > requestsBefore) {
+          violate('a request was sent while the model had a fresh token');
+        }
+        // After two failed rounds in a row the client backs off: a call rejects at once with no request (the model
+        // does not track the backoff's random length; the client says so in the error).
         const mustFetch =
           !model.destroyed &&
           op.signal !== 'pre' &&
           !cacheHit &&
+          caller.backingOff !== true &&
           !chains.some((c) => !c.done && c.generation === model.generation);
         if (mustFetch && attempts.length === requestsBefore)
           violate('no request was sent though the model had no valid token');
@@ -301,3 +313,456 @@ it(`holds every invariant over ${RUNS.toLocaleString('en-US')} random interleavi
   );
   expect(runs).toBeGreaterThanOrEqual(RUNS);
 }, 600_000);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The fleet model: two or three clients sharing one store whose calls take scripted time, fail or hang (driven by
+// the fake timers), with getToken (with and without signals), clearToken(), clearToken(token), destroy(), background
+// ticks, clock jumps both ways (a wall-clock step moves Date only; an advance moves both clocks) and endpoint
+// outcomes interleaved. The store keeps its TTLs on its own clock (performance.now()), as Redis does.
+// Invariants:
+// F1. every caller settles: with a token issued by the endpoint, or a WristbandM2MError (CLIENT_DESTROYED for a
+//     caller of a destroyed client, ABORTED for a pre-aborted one);
+// F2. retirement: once clearToken(token) returned on a client that held that token, no caller of that client that
+//     starts later gets it (not from memory, not read back from the store); and with a fault-free store, after
+//     everything settled no record in the store holds a token any client retired;
+// F3. locks: after every client is destroyed and every store call that will land has landed, no lock key is left,
+//     except one whose release (compare-and-delete of its owner) failed or hung in the store, as when its holder
+//     crashed; such a lock is gone once the store's TTL (the lock's, ceil(maxRoundMs)) has run;
+// F4. nothing is sent by a client after its destroy(), and every timer is gone once all are destroyed and drained;
+// F5. one round per rotation: while the store has not faulted (no failed, hung or timed-out call yet) and the lock
+//     wait (30 s) outlasts any holder's round, a client starts a request chain only while it holds the fleet's lock
+//     (the lock key's owner came from that client's acquire()), except for the one chain of each round detached
+//     by clearToken() or destroy() (a detached round lets its lock go and shares nothing). With the lock
+//     exclusive, that is one round per rotation however many clients miss, and no waiter fetching on its own after
+//     a holder failed or left;
+// F5b. and no client that holds the lock fetches while the store holds a token fresh by its rules and not
+//     retired by it (checked with a healthy store, no wall-clock step back and no background refresh, which goes
+//     to Wristband by design): the double-checking read after a won lock is what keeps a holder's late waiters
+//     from a second request per rotation;
+// F6. a resolved token is not expired by the monotonic clock (unless the wall clock was stepped back, when a
+//     store record, dated by the wall clock, may look younger than it is).
+// ---------------------------------------------------------------------------------------------------------------
+import { scriptedStore, synchronousWebCrypto, type StoreBehaviour, type ScriptedStore } from './support/fleet.js';
+import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
+
+type FleetOp =
+  | { kind: 'get'; client: number; signal: 'none' | 'later' | 'pre' }
+  | { kind: 'abort' }
+  | { kind: 'clear'; client: number; which: 'all' | 'served' | 'stale' }
+  | { kind: 'destroy'; client: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'wall'; ms: number }
+  | { kind: 'tick' }
+  | { kind: 'respond'; outcome: Outcome }
+  | { kind: 'store'; behaviour: StoreBehaviour };
+
+const STORE_TIMEOUT_S = 1;
+const behaviourArb: fc.Arbitrary<StoreBehaviour> = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 400 }).map((ms) => ({ kind: 'delay' as const, ms })) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 300 }).map((ms) => ({ kind: 'fail' as const, ms })) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'hang' as const }) },
+  // Lands after the client gave up on it.
+  { weight: 1, arbitrary: fc.integer({ min: 1_001, max: 3_000 }).map((ms) => ({ kind: 'delay' as const, ms })) },
+);
+const fleetOpArb = (clients: number): fc.Arbitrary<FleetOp> => {
+  const client = fc.integer({ min: 0, max: clients - 1 });
+  return fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        kind: fc.constant('get' as const),
+        client,
+        signal: fc.constantFrom('none', 'later', 'pre'),
+      }),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: 'abort' as const }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('clear' as const),
+        client,
+        which: fc.constantFrom('all', 'served', 'served', 'stale'),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('destroy' as const), client }) },
+    {
+      weight: 5,
+      arbitrary: fc
+        .oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 90_000 }))
+        .map((ms) => ({ kind: 'advance' as const, ms })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: -7_200_000, max: 7_200_000 }).map((ms) => ({ kind: 'wall' as const, ms })),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: 'tick' as const }) },
+    { weight: 5, arbitrary: outcomeArb.map((outcome) => ({ kind: 'respond' as const, outcome })) },
+    { weight: 2, arbitrary: behaviourArb.map((behaviour) => ({ kind: 'store' as const, behaviour })) },
+  );
+};
+const fleetArb = fc.integer({ min: 2, max: 3 }).chain((clients) =>
+  fc.record({
+    config: fc.record({
+      clients: fc.constant(clients),
+      buffer: fc.integer({ min: 0, max: 120 }),
+      interval: fc.option(fc.integer({ min: 60, max: 600 }), { nil: undefined }),
+      timeout: fc.integer({ min: 1, max: 5 }),
+      // 30 s outlasts a holder's longest round (3 attempts of at most 5 s): F5 is checked then.
+      lockWait: fc.constantFrom(1, 30),
+    }),
+    ops: fc.array(fleetOpArb(clients), { minLength: 1, maxLength: 40 }),
+  }),
+);
+
+interface FleetChain {
+  client: number;
+  generation: number;
+  attempts: number;
+  retryDueAt: number | undefined;
+  done: boolean;
+}
+interface FleetAttempt {
+  chain: FleetChain;
+  sentMono: number;
+  settled: boolean;
+  resolve: (response: Response) => void;
+  reject: (error: unknown) => void;
+}
+interface FleetCaller {
+  client: number;
+  startedAt: number; // op index
+  destroyedAtStart: boolean;
+  preAborted: boolean;
+  controller: AbortController | undefined;
+  abortedAt: number | undefined;
+  settled: boolean;
+  value: string | undefined;
+}
+
+type FleetConfig = { clients: number; buffer: number; interval: number | undefined; timeout: number; lockWait: number };
+
+async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<void> {
+  // Fresh clocks for every run: both start where a process starts (performance.now() at 0).
+  vi.useRealTimers();
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  const violations: string[] = [];
+  const violate = (what: string): void => void violations.push(what);
+  const store: ScriptedStore = scriptedStore();
+  const plan: StoreBehaviour[] = [];
+  let storeFaulted = false;
+  store.script = () => {
+    const behaviour = plan.shift() ?? { kind: 'now' };
+    if (
+      behaviour.kind === 'fail' ||
+      behaviour.kind === 'hang' ||
+      (behaviour.kind === 'delay' && behaviour.ms >= STORE_TIMEOUT_S * 1000)
+    ) {
+      storeFaulted = true;
+    }
+    return behaviour;
+  };
+  const chains: FleetChain[] = [];
+  const attempts: FleetAttempt[] = [];
+  const issued = new Map<string, { realExpiryMono: number }>();
+  const callers: FleetCaller[] = [];
+  const generation = Array.from({ length: config.clients }, () => 0);
+  const destroyed = Array.from({ length: config.clients }, () => false);
+  /** Per client: token -> op index at which clearToken(token) retired it. */
+  const retired = Array.from({ length: config.clients }, () => new Map<string, number>());
+  const served = Array.from({ length: config.clients }, () => [] as string[]);
+  /**
+   * Which client's acquire() wrote each lock owner; per client, rounds detached by clearToken() or destroy() (it
+   * had a round in flight then) that may still send their one request chain without the lock.
+   */
+  const lockOwners = new Map<string, number>();
+  const detachedRounds = Array.from({ length: config.clients }, () => 0);
+  const detach = (client: number): void => {
+    if ((clients[client] as WristbandM2MClient).state.refreshing)
+      detachedRounds[client] = (detachedRounds[client] as number) + 1;
+  };
+  const storeView = (client: number): TokenStore => ({
+    get: (key) => store.get(key),
+    set: (key, value, ttl) => store.set(key, value, ttl),
+    delete: (key) => store.delete(key),
+    deleteIfEquals: (key, value) => (store.deleteIfEquals as NonNullable<TokenStore['deleteIfEquals']>)(key, value),
+    acquire: (key, ttl, owner) => {
+      lockOwners.set(owner, client);
+      return (store.acquire as NonNullable<TokenStore['acquire']>)(key, ttl, owner);
+    },
+  });
+  let wallSteppedBack = false;
+  /** Per client: the serial of the last token issued before its last clearToken() without a token. */
+  const clearedAllAt = Array.from({ length: config.clients }, () => 0);
+  // Records are plain JSON in this model, so that a check can read the store synchronously.
+  const recordKey = (
+    await secretRecords(
+      'race-secret',
+      tokenStoreKeyPrefix('https://acme.us.wristband.dev/api/v1/oauth2/token', 'race'),
+      false,
+    )
+  ).key;
+  const sharedRecord = (): { accessToken: string; sentAt: number; expiresInSeconds: number } | undefined => {
+    const value = store.entries().get(recordKey);
+    return value === undefined ? undefined : JSON.parse(value);
+  };
+  const refreshAfterMs = (lifetimeS: number): number =>
+    lifetimeS * 1000 > config.buffer * 1000 ? lifetimeS * 1000 - config.buffer * 1000 : (lifetimeS * 1000) / 2;
+  let serial = 0;
+  let opIndex = 0;
+
+  const fetchFor =
+    (client: number) =>
+    (_input: unknown, init?: RequestInit): Promise<Response> =>
+      new Promise((resolve, reject) => {
+        if (destroyed[client]) violate(`client ${client} sent a request after destroy()`);
+        const now = performance.now();
+        let chain = chains.find(
+          (c) => c.client === client && !c.done && c.retryDueAt !== undefined && c.retryDueAt <= now,
+        );
+        if (chain) {
+          chain.retryDueAt = undefined;
+          chain.attempts++;
+        } else {
+          chain = { client, generation: generation[client] as number, attempts: 1, retryDueAt: undefined, done: false };
+          const holdsLock = [...store.locks().values()].some((owner) => lockOwners.get(owner) === client);
+          const shared = sharedRecord();
+          if (
+            holdsLock &&
+            !storeFaulted &&
+            !wallSteppedBack &&
+            config.interval === undefined && // a background refresh goes to Wristband by design
+            shared !== undefined &&
+            !retired[client]?.has(shared.accessToken) &&
+            // clearToken() retires whatever the client held, which the model does not see: any token issued before it.
+            Number(shared.accessToken.slice(4)) > (clearedAllAt[client] as number) &&
+            shared.sentAt <= Date.now() + 60_000 &&
+            Date.now() - shared.sentAt < refreshAfterMs(shared.expiresInSeconds)
+          ) {
+            violate(`client ${client} fetched while the store held ${shared.accessToken}, fresh and not retired by it`);
+          }
+          if (!holdsLock && (detachedRounds[client] as number) > 0) {
+            detachedRounds[client] = (detachedRounds[client] as number) - 1; // that detached round's own request
+          } else if (!storeFaulted && config.lockWait === 30 && !holdsLock) {
+            violate(`client ${client} started a request chain without holding the lock, with a healthy store`);
+          }
+          chains.push(chain);
+        }
+        const attempt: FleetAttempt = { chain, sentMono: now, settled: false, resolve, reject };
+        attempts.push(attempt);
+        init?.signal?.addEventListener('abort', () => {
+          if (attempt.settled) return;
+          attempt.settled = true;
+          attempt.chain.done = true;
+          reject(init.signal?.reason);
+        });
+      });
+
+  const clients = Array.from({ length: config.clients }, (_, i) =>
+    createWristbandM2MClient({
+      clientId: 'race',
+      clientSecret: 'race-secret',
+      wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
+      tokenExpirationBuffer: config.buffer,
+      tokenRequestTimeout: config.timeout,
+      tokenStore: storeView(i),
+      tokenStoreEncryption: false,
+      tokenStoreTimeout: STORE_TIMEOUT_S,
+      tokenStoreLockWait: config.lockWait,
+      ...(config.interval === undefined ? {} : { backgroundTokenRefreshInterval: config.interval }),
+      fetch: fetchFor(i),
+    }),
+  );
+
+  function respond(attempt: FleetAttempt, outcome: Outcome): void {
+    attempt.settled = true;
+    const { chain } = attempt;
+    if (outcome.kind === 'token') {
+      const token = `tok-${++serial}`;
+      issued.set(token, { realExpiryMono: attempt.sentMono + outcome.lifetimeS * 1000 });
+      chain.done = true;
+      attempt.resolve(Response.json({ access_token: token, token_type: 'Bearer', expires_in: outcome.lifetimeS }));
+    } else if (outcome.kind === '5xx') {
+      if (chain.attempts < 3) chain.retryDueAt = performance.now() + RETRY_DELAY_MS;
+      else chain.done = true;
+      attempt.resolve(Response.json({ error: 'server_error' }, { status: 503 }));
+    } else {
+      chain.done = true;
+      if (outcome.kind === '4xx') attempt.resolve(Response.json({ error: 'invalid_client' }, { status: 401 }));
+      else if (outcome.kind === 'garbage') attempt.resolve(new Response('<html>oops</html>'));
+      else attempt.reject(new TypeError('fetch failed'));
+    }
+  }
+
+  function startCaller(client: number, signalKind: 'none' | 'later' | 'pre'): FleetCaller {
+    const controller = signalKind === 'none' ? undefined : new AbortController();
+    if (signalKind === 'pre') controller?.abort();
+    const caller: FleetCaller = {
+      client,
+      startedAt: opIndex,
+      destroyedAtStart: destroyed[client] as boolean,
+      preAborted: signalKind === 'pre',
+      controller,
+      abortedAt: undefined,
+      settled: false,
+      value: undefined,
+    };
+    callers.push(caller);
+    (clients[client] as WristbandM2MClient).getToken(controller ? { signal: controller.signal } : undefined).then(
+      (token) => {
+        caller.settled = true;
+        caller.value = token;
+        served[client]?.push(token);
+        const record = issued.get(token);
+        if (typeof token !== 'string' || token === '' || record === undefined)
+          return violate(`resolved ${JSON.stringify(token)} at ${performance.now()} issued ${[...issued.keys()]}`);
+        if (!wallSteppedBack && performance.now() >= record.realExpiryMono)
+          violate(`resolved ${token} after it expired`);
+        const retiredAt = retired[client]?.get(token);
+        if (retiredAt !== undefined && retiredAt < caller.startedAt)
+          violate(`client ${client} served ${token} after retiring it`);
+        if (caller.destroyedAtStart) violate('resolved after destroy()');
+        if (caller.preAborted || caller.abortedAt !== undefined) violate('resolved after its signal aborted');
+      },
+      (error: unknown) => {
+        caller.settled = true;
+        if (!(error instanceof WristbandM2MError)) return violate(`rejected with ${String(error)}`);
+        if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
+        else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED')
+          violate(`pre-aborted: ${error.code}`);
+      },
+    );
+    return caller;
+  }
+
+  const flush = () => vi.advanceTimersByTimeAsync(0);
+
+  for (const op of ops) {
+    opIndex++;
+    switch (op.kind) {
+      case 'get':
+        startCaller(op.client, op.signal);
+        break;
+      case 'abort': {
+        const caller = callers.find((c) => !c.settled && c.controller && !c.controller.signal.aborted);
+        if (caller) {
+          caller.abortedAt = opIndex;
+          caller.controller?.abort();
+          await flush();
+          if (!caller.settled) violate('an aborted caller did not settle at once');
+        }
+        break;
+      }
+      case 'clear': {
+        const client = clients[op.client] as WristbandM2MClient;
+        if (op.which === 'all') {
+          detach(op.client);
+          client.clearToken();
+          clearedAllAt[op.client] = serial;
+          generation[op.client] = (generation[op.client] as number) + 1;
+        } else if (op.which === 'served') {
+          // As after a 401: get the token, then clear exactly it. A cache hit resolves within one microtask, before
+          // anything else can change the cache, so the token cleared is the one the cache held.
+          const probe = startCaller(op.client, 'none');
+          await Promise.resolve();
+          if (probe.value !== undefined) {
+            detach(op.client);
+            client.clearToken(probe.value);
+            retired[op.client]?.set(probe.value, opIndex);
+            generation[op.client] = (generation[op.client] as number) + 1;
+          }
+        } else {
+          const stale = served[op.client]?.find((t) => !retired[op.client]?.has(t) && t !== served[op.client]?.at(-1));
+          if (stale !== undefined) client.clearToken(stale); // a no-op unless the cache still holds it
+        }
+        break;
+      }
+      case 'destroy':
+        detach(op.client);
+        (clients[op.client] as WristbandM2MClient).destroy();
+        if (!destroyed[op.client]) generation[op.client] = (generation[op.client] as number) + 1;
+        destroyed[op.client] = true;
+        break;
+      case 'advance':
+        await vi.advanceTimersByTimeAsync(op.ms);
+        break;
+      case 'wall':
+        vi.setSystemTime(Date.now() + op.ms);
+        if (op.ms < 0) wallSteppedBack = true;
+        break;
+      case 'tick':
+        await vi.advanceTimersByTimeAsync((config.interval ?? 60) * 1000);
+        break;
+      case 'respond': {
+        const attempt = attempts.find((a) => !a.settled);
+        if (attempt) respond(attempt, op.outcome);
+        break;
+      }
+      case 'store':
+        plan.push(op.behaviour);
+        break;
+    }
+    await flush();
+    if (violations.length > 0) break;
+  }
+
+  // Drain: the store heals, the endpoint answers everything; every caller must settle within a round's longest
+  // duration (a lock whose release the store lost makes waiters wait their full lock wait).
+  plan.length = 0;
+  const longestRoundMs = (3 * config.timeout + 0.2 + 7 * STORE_TIMEOUT_S + config.lockWait + 1) * 1000;
+  for (let round = 0; round < longestRoundMs / 500 + 10 && callers.some((c) => !c.settled); round++) {
+    for (const attempt of attempts.filter((a) => !a.settled)) respond(attempt, { kind: 'token', lifetimeS: 3600 });
+    await vi.advanceTimersByTimeAsync(500);
+  }
+  const unsettled = callers.filter((c) => !c.settled).length;
+  if (unsettled > 0) violate(`${unsettled} callers never settled`);
+  for (const [i, client] of clients.entries()) {
+    client.destroy();
+    destroyed[i] = true;
+  }
+  // Every store call that will land lands (delays are at most 3 s, bounded calls give up after 1 s).
+  await vi.advanceTimersByTimeAsync(5_000);
+  await vi.advanceTimersByTimeAsync(5_000);
+  if (vi.getTimerCount() !== 0) violate(`${vi.getTimerCount()} timers left after every client was destroyed`);
+  // F3: locks left only where the store lost their release; those go with their TTL.
+  const faulty = (kind: StoreBehaviour['kind']): boolean => kind === 'fail' || kind === 'hang';
+  for (const [key, owner] of store.locks()) {
+    const lost = store.calls.some(
+      (c) =>
+        (c.op === 'deleteIfEquals' || c.op === 'get') &&
+        c.key === key &&
+        (c.op === 'get' || c.value === owner) &&
+        faulty(c.behaviour.kind),
+    );
+    if (!lost) violate(`lock ${key.slice(-18)} (${owner}) outlived its refresh`);
+  }
+  if (store.locks().size > 0) {
+    // The longest lock TTL: ceil(maxRoundMs), from the configuration.
+    await vi.advanceTimersByTimeAsync(longestRoundMs);
+    if (store.locks().size > 0) violate('a lock outlived its TTL');
+  }
+  // F2, store side: with a fault-free store nothing retired is left in it.
+  if (!storeFaulted) {
+    const record = sharedRecord();
+    if (record !== undefined && retired.some((r) => r.has(record.accessToken)))
+      violate(`the store still holds retired ${record.accessToken}`);
+  }
+  vi.clearAllTimers();
+  expect(violations).toEqual([]);
+}
+
+it(`holds every fleet invariant over ${RUNS.toLocaleString('en-US')} random interleavings of clients sharing a store`, async () => {
+  const restoreCrypto = synchronousWebCrypto();
+  let runs = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fleetArb, async ({ config, ops }) => {
+        runs++;
+        await runFleetScenario(config, ops);
+      }),
+      { numRuns: RUNS },
+    );
+  } finally {
+    restoreCrypto();
+  }
+  expect(runs).toBeGreaterThanOrEqual(RUNS);
+}, 3_600_000);

@@ -160,6 +160,7 @@ describe('tokenStore', () => {
         onTokenStoreError: (e) => void errors.push(e),
       });
       expect(await client.getToken()).toBe('token-1');
+      await settled(); // the write goes on after the callers have their token
       expect(errors.map((e) => e.operation)).toEqual(['set']);
     } finally {
       encrypt.mockRestore();

@@ -52,6 +52,8 @@ export interface SharedCache {
   ): Promise<StoredToken | WristbandM2MError | HeldLock | undefined>;
   /** Shares a token; settles when the store has it or the bounded call gave up; never rejects. */
   publish(token: SharedToken, secret: string): Promise<void>;
+  /** The failure a recent holder of `secret`'s lock reported, while its note lasts (its Retry-After, or 1 s). */
+  failure(secret: string): Promise<WristbandM2MError | undefined>;
   /** Tells the processes waiting on this round's lock that it failed, so they stop waiting. */
   reportFailure(secret: string, error: WristbandM2MError): Promise<void>;
   /**
@@ -110,11 +112,15 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     return undefined;
   }
 
-  /** The record under `secret`'s key, with its raw value; a retired token only when `withRetired`. */
+  /**
+   * The record under `secret`'s key, with its raw value. `forRetire` reads it as it is, to delete it: a retired
+   * token, and one dated in the future, included (after this machine's clock stepped back, its own records look
+   * dated in the future, and they must still be deleted when retired).
+   */
   async function readOne(
     secret: string,
     secretIndex: number,
-    withRetired = false,
+    forRetire = false,
   ): Promise<(StoredToken & { value: string; key: string }) | undefined> {
     const { key, open } = await recordsFor(secret);
     const value = await getString(key);
@@ -130,6 +136,7 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
       );
       return undefined;
     }
+    if (forRetire) return { ...token, secretIndex, value, key };
     if (token.sentAt > Date.now() + MAX_CLOCK_SKEW_MS) {
       report(
         'get',
@@ -140,7 +147,7 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
       );
       return undefined;
     }
-    return retired.includes(token.accessToken) && !withRetired ? undefined : { ...token, secretIndex, value, key };
+    return retired.includes(token.accessToken) ? undefined : { ...token, secretIndex, value, key };
   }
 
   /**
@@ -236,6 +243,7 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
   return {
     read,
     lock,
+    failure: readFailure,
     async awaitHolder(secrets, accept, deadline, signal) {
       const lockSecret = secrets[0] as string;
       for (let now = performance.now(); now < deadline; now = performance.now()) {
@@ -250,7 +258,15 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
         // Aborted (destroy(), a round given up) during those reads: take no lock for a round that is over.
         signal.throwIfAborted();
         const taken = await lock(lockSecret);
-        if (taken !== 'held') return taken;
+        if (taken === 'held') continue;
+        // Double-checked: the holder may have shared its token and let the lock go since the read above; fetching
+        // again then would be a second request for the same rotation.
+        const shared = taken === undefined ? undefined : await read(secrets);
+        if (shared !== undefined && accept(shared)) {
+          void taken?.release();
+          return shared;
+        }
+        return taken;
       }
       return undefined;
     },

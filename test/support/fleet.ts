@@ -17,6 +17,9 @@ export type StoreBehaviour =
 export interface StoreCall {
   op: StoreOp;
   key: string;
+  /** The value written or compared (set, deleteIfEquals, acquire's owner). */
+  value: string | undefined;
+  behaviour: StoreBehaviour;
   /** Set when the call's effect landed (or it failed). */
   done: boolean;
   /** For a held call: lands it now. */
@@ -33,6 +36,8 @@ export interface ScriptedStore extends TokenStore {
   locks(): Map<string, string>;
   /** Live keys and values. */
   entries(): Map<string, string>;
+  /** Removes a key, as its TTL running out would. */
+  drop(key: string): void;
   /** Sets a raw value (as another process would). */
   put(key: string, value: string, ttlSeconds: number): void;
   /** Calls whose effect has not landed yet (held, delayed or hanging). */
@@ -52,10 +57,10 @@ export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}
     void data.set(key, { value, expiresAt: performance.now() + ttlSeconds * 1000 });
 
   const calls: StoreCall[] = [];
-  function run<T>(op: StoreOp, key: string, effect: () => T): Promise<T> {
+  function run<T>(op: StoreOp, key: string, effect: () => T, value?: string): Promise<T> {
     const behaviour = store.script(op, key);
     return new Promise<T>((resolve, reject) => {
-      const call: StoreCall = { op, key, done: false, release: () => land() };
+      const call: StoreCall = { op, key, value, behaviour, done: false, release: () => land() };
       calls.push(call);
       const land = (): void => {
         if (call.done) return;
@@ -97,24 +102,35 @@ export function scriptedStore(options: { atomic?: boolean; lock?: boolean } = {}
       ),
     entries: () => new Map([...data.keys()].filter((k) => live(k) !== undefined).map((k) => [k, live(k) as string])),
     put,
+    drop: (key) => void data.delete(key),
     inFlight: () => calls.filter((c) => !c.done).length,
     get: (key) => run('get', key, () => live(key)),
-    set: (key, value, ttl) => run('set', key, () => put(key, value, ttl)),
+    set: (key, value, ttl) => run('set', key, () => put(key, value, ttl), value),
     delete: (key) => run('delete', key, () => void data.delete(key)),
   };
   if (options.atomic !== false) {
     store.deleteIfEquals = (key, value) =>
-      run('deleteIfEquals', key, () => {
-        if (live(key) === value) data.delete(key);
-      });
+      run(
+        'deleteIfEquals',
+        key,
+        () => {
+          if (live(key) === value) data.delete(key);
+        },
+        value,
+      );
   }
   if (options.lock !== false) {
     store.acquire = (key, ttl, owner) =>
-      run('acquire', key, () => {
-        if (live(key) !== undefined) return false;
-        put(key, owner ?? 'unknown-owner', ttl);
-        return true;
-      });
+      run(
+        'acquire',
+        key,
+        () => {
+          if (live(key) !== undefined) return false;
+          put(key, owner ?? 'unknown-owner', ttl);
+          return true;
+        },
+        owner,
+      );
   }
   return store;
 }
@@ -205,7 +221,7 @@ export const flush = async (): Promise<void> => void (await vi.advanceTimersByTi
 /**
  * WebCrypto answers through the real event loop (a thread pool), which fake timers do not drive: a round would
  * pause on a key derivation for a real-time while, and a fake-timer test would not be deterministic. This swaps the
- * four `crypto.subtle` calls the store codec makes for node:crypto's synchronous equivalents, answered as
+ * `crypto.subtle` calls the store codec makes for node:crypto's synchronous equivalents, answered as
  * microtasks: same bytes, same records, deterministic timing. Returns the function that restores them.
  */
 export function synchronousWebCrypto(): () => void {
@@ -213,6 +229,7 @@ export function synchronousWebCrypto(): () => void {
   const saved = {
     importKey: subtle.importKey,
     deriveBits: subtle.deriveBits,
+    deriveKey: subtle.deriveKey,
     encrypt: subtle.encrypt,
     decrypt: subtle.decrypt,
   };
@@ -225,6 +242,16 @@ export function synchronousWebCrypto(): () => void {
     ({ raw: Buffer.from(bytes(data)) }) as unknown as CryptoKey;
   subtle.deriveBits = async (params: { salt: BufferSource; info: BufferSource }, key: Raw, length: number) =>
     nodeCrypto.hkdfSync('sha256', key.raw, bytes(params.salt), bytes(params.info), length / 8);
+  // deriveKey: what the codec of 0.1 used (kept, so these tests also run against the old code).
+  subtle.deriveKey = async (
+    params: { salt: BufferSource; info: BufferSource },
+    key: Raw,
+    derived: { length: number },
+  ) => ({
+    raw: Buffer.from(
+      nodeCrypto.hkdfSync('sha256', key.raw, bytes(params.salt), bytes(params.info), derived.length / 8),
+    ),
+  });
   subtle.encrypt = async (params: { iv: BufferSource; additionalData: BufferSource }, key: Raw, data: BufferSource) => {
     const cipher = nodeCrypto.createCipheriv('aes-256-gcm', key.raw, bytes(params.iv));
     cipher.setAAD(bytes(params.additionalData));
