@@ -137,8 +137,6 @@ interface Round {
   abandonAt: number;
   fail(error: WristbandM2MError): void;
   lock: HeldLock | undefined;
-  /** The `waitUntil` of its callers (Workers): the store's write, which goes on after they have the token, is handed to them. */
-  keepAlive: ((promise: Promise<unknown>) => void)[] | undefined;
   /** One abort listener per signal, however many callers share it. */
   waiters: Map<AbortSignal, ((error: WristbandM2MError) => void)[]> | undefined;
 }
@@ -210,7 +208,6 @@ class TokenCache {
       if (this.pending === undefined && now >= this.nextRoundAt && now >= this.storeLookAt) {
         const round = this.startRound('expiring');
         handOver(options?.waitUntil, round.promise);
-        if (options?.waitUntil !== undefined) round.keepAlive = [options.waitUntil];
       }
       return Promise.resolve(this.token);
     }
@@ -223,7 +220,6 @@ class TokenCache {
       handOver(options?.waitUntil, promise);
     }
     const round = this.pending as Round;
-    if (options?.waitUntil !== undefined) (round.keepAlive ??= []).push(options.waitUntil);
     return signal === undefined ? round.promise : untilAborted(round, signal);
   }
 
@@ -260,7 +256,6 @@ class TokenCache {
         ABANDON_GRACE_MS,
       fail,
       lock: undefined,
-      keepAlive: undefined,
       waiters: undefined,
     };
     this.pending = round;
@@ -361,24 +356,11 @@ class TokenCache {
       this.lastWorkedSecret = secrets[issued.secretIndex];
       const token = this.adopt(round, reason, issued, 'endpoint', startedAt);
       if (shared !== undefined && this.isCurrent(round)) {
-        // The callers get the token now and the store's write goes on behind them: waiting for it would add the
-        // store's latency to every miss, and a write that takes up to tokenStoreTimeout could hand out a
-        // short-lived token already expired. The lock stays held until the write has landed (or given up), so
-        // that the fleet's waiters find the token instead of taking the lock and fetching again; then it goes.
-        const lock = round.lock;
-        round.lock = undefined;
+        // Shared before the callers resume (the lock held until then, released in the finally below): a process
+        // that exits, or a Worker whose response goes out, right after getToken() would otherwise lose the write,
+        // and the next cold start would fetch again. The write is bounded by tokenStoreTimeout and never fails.
         const { accessToken, sentAt, expiresInSeconds } = issued;
-        const publishing = shared
-          .publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string)
-          .then(() => lock?.release());
-        // On Workers, the runtime would cancel the write once the response is sent: the callers' waitUntil keeps it.
-        for (const keep of round.keepAlive ?? []) {
-          try {
-            keep(publishing);
-          } catch {
-            // a waitUntil that throws (called outside its request) costs only this write's keep-alive
-          }
-        }
+        await shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string);
       }
       return token;
     } catch (error) {

@@ -73,6 +73,11 @@ async function withTimeRunning<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
+/** Lets the store writes that go on behind callers land (real WebCrypto work, then the store's own promise). */
+async function writesLanded(): Promise<void> {
+  for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 function renderings(value: unknown): string {
   const out = [inspect(value, { depth: Infinity, showHidden: true }), String(value)];
   try {
@@ -449,8 +454,9 @@ describe('secretIndex of a token read from the store', () => {
     client.clearToken(); // retires token-2 from the store too
     // Another process, holding OLD only, shares a token under OLD's key: second in the order tried, first as configured.
     accepted = [OLD, NEW];
-    await testClient({ clientSecret: OLD, tokenStore: store }).getToken();
-    expect(await client.getToken()).toBe('token-3');
+    await withTimeRunning(testClient({ clientSecret: OLD, tokenStore: store }).getToken());
+    await writesLanded();
+    expect(await withTimeRunning(client.getToken())).toBe('token-3');
     expect(events[1]).toMatchObject({ source: 'store', secretIndex: 0 });
     expect(log.count).toBe(3);
   });
@@ -495,13 +501,13 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
     for (let generation = 0; generation < 3; generation++) {
       const before = log.count;
       // Interleaved: each [NEW] or [OLD] process refreshes right after one holding the other secret did.
-      const newToken = await p('new-1').client.getToken();
+      const newToken = await withTimeRunning(p('new-1').client.getToken());
       await vi.advanceTimersByTimeAsync(1_000); // so OLD's record is the newer one
-      const oldToken = await p('old-1').client.getToken();
-      expect(await p('new-2').client.getToken()).toBe(newToken);
-      expect(await p('old-2').client.getToken()).toBe(oldToken);
-      const bothToken = await p('both-1').client.getToken();
-      expect(await p('both-2').client.getToken()).toBe(bothToken);
+      const oldToken = await withTimeRunning(p('old-1').client.getToken());
+      expect(await withTimeRunning(p('new-2').client.getToken())).toBe(newToken);
+      expect(await withTimeRunning(p('old-2').client.getToken())).toBe(oldToken);
+      const bothToken = await withTimeRunning(p('both-1').client.getToken());
+      expect(await withTimeRunning(p('both-2').client.getToken())).toBe(bothToken);
       expect(log.count - before).toBe(2);
       expect(sent.slice(before)).toEqual([NEW, OLD]);
       expect(last('new-2')).toMatchObject({ source: 'store', secretIndex: 0 });
@@ -552,15 +558,15 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
     const expire = () => vi.advanceTimersByTimeAsync(3600 * 1000);
 
     const a = deploy([OLD]);
-    await a.client.getToken();
+    await withTimeRunning(a.client.getToken());
     // 1. The secondary secret is added in the dashboard; 2. half the fleet is deployed with [NEW, OLD].
     accepted = [OLD, NEW];
     const b = deploy([NEW, OLD]);
-    await b.client.getToken();
+    await withTimeRunning(b.client.getToken());
     expect(b.events.at(-1)).toMatchObject({ source: 'store', secretIndex: 1 }); // OLD's record: rotation unfinished
     await expire();
-    await b.client.getToken();
-    await a.client.getToken();
+    await withTimeRunning(b.client.getToken());
+    await withTimeRunning(a.client.getToken());
     expect(b.events.at(-1)).toMatchObject({ source: 'endpoint', secretIndex: 0 });
     expect(sent).toEqual([OLD, NEW, OLD]);
     // 3. Every process now holds NEW; the old secret is deleted in the dashboard.
@@ -568,8 +574,8 @@ describe('a fleet half-way through a rotation, sharing a memory store', () => {
     accepted = [NEW];
     const c = deploy([NEW]);
     await expire();
-    await c.client.getToken();
-    expect(await b.client.getToken()).toBe(await c.client.getToken());
+    await withTimeRunning(c.client.getToken());
+    expect(await withTimeRunning(b.client.getToken())).toBe(await withTimeRunning(c.client.getToken()));
     expect(b.events.at(-1)).toMatchObject({ source: 'store', secretIndex: 0 });
     expect(sent).toEqual([OLD, NEW, OLD, NEW]);
     expect(log.count).toBe(4);

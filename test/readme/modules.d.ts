@@ -53,3 +53,13 @@ declare module '@opentelemetry/api' {
   }
   export const metrics: { getMeter(name: string): Meter };
 }
+
+declare module '@aws-sdk/client-secrets-manager' {
+  export class GetSecretValueCommand {
+    constructor(input: { SecretId: string; VersionStage?: string });
+  }
+  export class SecretsManagerClient {
+    constructor(config: { region?: string });
+    send(command: GetSecretValueCommand): Promise<{ SecretString?: string }>;
+  }
+}
