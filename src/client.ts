@@ -161,65 +161,73 @@ function handOver(waitUntil: GetTokenOptions['waitUntil'], promise: Promise<stri
  */
 class TokenCache {
   /** The hot path's two fields: the cached token and the `performance.now()` until which it is served as is. */
-  token = '';
-  freshUntil = 0;
-  cached: CachedToken | undefined;
-  pending: Round | undefined;
-  generation = 0;
+  #token = '';
+  /** `Promise.resolve(#token)`, made once per token: the hot path hands it out instead of a new promise per call. */
+  #resolved: Promise<string> | undefined;
+  #freshUntil = 0;
+  #cached: CachedToken | undefined;
+  #pending: Round | undefined;
+  #generation = 0;
   /** Why the next round with no usable token happens, for the refresh hooks. */
-  missReason: RefreshReason = 'initial';
-  lastRefreshError: WristbandM2MError | undefined;
+  #missReason: RefreshReason = 'initial';
+  #lastRefreshError: WristbandM2MError | undefined;
   /** Consecutive failed rounds, and the `performance.now()` before which no round starts. */
-  failures = 0;
-  nextRoundAt = 0;
+  #failures = 0;
+  #nextRoundAt = 0;
   /** After finding another process refreshing, the `performance.now()` before which no refresh ahead starts. */
-  storeLookAt = 0;
-  destroyed = false;
-  readonly rounds = new Set<Round>();
-  stopBackgroundRefresh: (() => void) | undefined;
+  #storeLookAt = 0;
+  #destroyed = false;
+  /** Rounds not yet settled, the detached ones included; made at the first round. */
+  #rounds: Set<Round> | undefined;
+  #stopBackgroundRefresh: (() => void) | undefined;
   /** The secret that worked last, tried first next time. */
-  lastWorkedSecret: string | undefined;
+  #lastWorkedSecret: string | undefined;
   /** Every form of every credential in use, scrubbed from server text and foreign errors. */
-  readonly credentials: string[] = [];
-  requester: TokenRequester | undefined;
-  shared: SharedCache | undefined;
-  authenticatedFetch: FetchImplementation | undefined;
+  #credentials: string[] = [];
+  #requester: TokenRequester | undefined;
+  #shared: SharedCache | undefined;
+  #authenticatedFetch: FetchImplementation | undefined;
 
-  constructor(readonly settings: ResolvedConfig) {}
+  #settings: ResolvedConfig;
+
+  constructor(settings: ResolvedConfig) {
+    this.#settings = settings;
+  }
 
   /** Everything but a fresh token's cache hit. Not async: concurrent callers share one promise, with no frame each. */
-  acquire(options: GetTokenOptions | undefined): Promise<string> {
+  #acquire(options: GetTokenOptions | undefined): Promise<string> {
     const signal = options?.signal;
-    if (this.destroyed) return Promise.reject(clientDestroyed());
+    if (this.#destroyed) return Promise.reject(clientDestroyed());
     if (signal?.aborted) return Promise.reject(aborted(signal));
     const now = performance.now();
-    const phase = this.phase(now);
-    if (phase === 'fresh') return Promise.resolve(this.token);
-    this.startBackgroundRefresh();
+    const phase = this.#phase(now);
+    if (phase === 'fresh') return this.#resolved as Promise<string>;
+    this.#startBackgroundRefresh();
     // Every wedged round, a detached one included: clearToken() leaves its callers waiting on it, and they would
     // wait forever. Only the current one counts towards the backoff, as any failure of a detached round.
-    for (const overdue of this.rounds) {
+    for (const overdue of this.#rounds ?? []) {
       if (now <= overdue.abandonAt || overdue.controller.signal.aborted) continue;
-      const error = roundAbandoned(this.settings.maxRoundMs);
-      if (overdue === this.pending) this.countFailure(error);
-      this.giveUp(overdue, error);
+      const error = roundAbandoned(this.#settings.maxRoundMs);
+      if (overdue === this.#pending) this.#countFailure(error);
+      this.#giveUp(overdue, error);
     }
     if (phase === 'expiring') {
-      if (this.pending === undefined && now >= this.nextRoundAt && now >= this.storeLookAt) {
-        const round = this.startRound('expiring');
+      if (this.#pending === undefined && now >= this.#nextRoundAt && now >= this.#storeLookAt) {
+        const round = this.#startRound('expiring');
         handOver(options?.waitUntil, round.promise);
       }
-      return Promise.resolve(this.token);
+      return this.#resolved as Promise<string>;
     }
-    if (this.pending === undefined) {
-      const last = this.lastRefreshError;
-      if (now < this.nextRoundAt && last !== undefined) return Promise.reject(backingOff(last, this.nextRoundAt - now));
+    if (this.#pending === undefined) {
+      const last = this.#lastRefreshError;
+      if (now < this.#nextRoundAt && last !== undefined)
+        return Promise.reject(backingOff(last, this.#nextRoundAt - now));
       // Handed over even though this caller waits for it: if the runtime cancels this caller's request, the round
       // still finishes for the other requests waiting on it.
-      const { promise } = this.startRound(this.missReason);
+      const { promise } = this.#startRound(this.#missReason);
       handOver(options?.waitUntil, promise);
     }
-    const round = this.pending as Round;
+    const round = this.#pending as Round;
     return signal === undefined ? round.promise : untilAborted(round, signal);
   }
 
@@ -227,16 +235,16 @@ class TokenCache {
    * Where the cached token stands, by whichever clock says it is older (a wall clock stepped back cannot stretch a
    * lifetime; a machine that slept cannot either), and when the hot path must look again.
    */
-  phase(now: number): TokenPhase {
-    const cached = this.cached;
+  #phase(now: number): TokenPhase {
+    const cached = this.#cached;
     if (cached === undefined) return 'unusable';
     const age = Math.max(now - cached.sentAtMono, Date.now() - cached.sentAt);
     const phase = tokenPhase(cached.schedule, age);
-    this.freshUntil = phase === 'fresh' ? now + Math.min(cached.schedule.refreshAfterMs - age, WALL_CHECK_MS) : 0;
+    this.#freshUntil = phase === 'fresh' ? now + Math.min(cached.schedule.refreshAfterMs - age, WALL_CHECK_MS) : 0;
     return phase;
   }
 
-  startRound(reason: RefreshReason): Round {
+  #startRound(reason: RefreshReason): Round {
     let fail: (error: WristbandM2MError) => void = noop;
     let succeed: (token: string) => void = noop;
     const promise = new Promise<string>((resolve, reject) => {
@@ -247,25 +255,25 @@ class TokenCache {
     promise.catch(noop);
     const round: Round = {
       promise,
-      generation: this.generation,
+      generation: this.#generation,
       controller: new AbortController(),
       abandonAt:
         performance.now() +
-        this.settings.maxRoundMs +
-        (this.settings.tokenStore === undefined ? 0 : EXTRA_STORE_CALLS * this.settings.tokenStoreTimeoutMs) +
+        this.#settings.maxRoundMs +
+        (this.#settings.tokenStore === undefined ? 0 : EXTRA_STORE_CALLS * this.#settings.tokenStoreTimeoutMs) +
         ABANDON_GRACE_MS,
       fail,
       lock: undefined,
       waiters: undefined,
     };
-    this.pending = round;
-    this.rounds.add(round);
+    this.#pending = round;
+    (this.#rounds ??= new Set()).add(round);
     // The round leaves before its callers resume, so what they see (state.refreshing, a new call) is settled.
     const leave = (): void => {
-      this.rounds.delete(round);
-      if (this.pending === round) this.pending = undefined;
+      this.#rounds?.delete(round);
+      if (this.#pending === round) this.#pending = undefined;
     };
-    this.runRound(round, reason).then(
+    this.#runRound(round, reason).then(
       (token) => {
         leave();
         succeed(token);
@@ -279,12 +287,12 @@ class TokenCache {
   }
 
   /** Whether a round's result may still fill the cache: not detached by clearToken(), not given up. */
-  isCurrent(round: Round): boolean {
-    return round.generation === this.generation && !round.controller.signal.aborted;
+  #isCurrent(round: Round): boolean {
+    return round.generation === this.#generation && !round.controller.signal.aborted;
   }
 
-  async runRound(round: Round, reason: RefreshReason): Promise<string> {
-    const { settings } = this;
+  async #runRound(round: Round, reason: RefreshReason): Promise<string> {
+    const settings = this.#settings;
     const startedAt = performance.now();
     const { signal } = round.controller;
     const check = (): void => {
@@ -297,22 +305,22 @@ class TokenCache {
           ? await callSecretProvider(settings.clientSecret, settings.requestTimeoutMs, signal)
           : settings.clientSecret;
       check();
-      this.learnCredentials(secrets);
-      const order = secretOrder(secrets, this.lastWorkedSecret);
+      this.#learnCredentials(secrets);
+      const order = secretOrder(secrets, this.#lastWorkedSecret);
       const ordered = order.map((index) => secrets[index] as string);
-      const shared = this.sharedCache();
+      const shared = this.#sharedCache();
       if (shared !== undefined) {
         const fromStore = (token: StoredToken | undefined): boolean =>
-          token !== undefined && this.worthTaking(token, reason);
+          token !== undefined && this.#worthTaking(token, reason);
         if (reason !== 'background') {
           const found = await shared.read(ordered);
           check();
           if (fromStore(found))
-            return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
+            return this.#adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
         }
         lockSecret = ordered[0] as string;
         const taken = await shared.lock(lockSecret);
-        if (taken !== 'held') this.holdLock(round, taken);
+        if (taken !== 'held') this.#holdLock(round, taken);
         check();
         if (taken !== 'held' && taken !== undefined && reason !== 'background') {
           // Double-checked: another process may have shared its token, or failed, and let the lock go between the
@@ -323,7 +331,7 @@ class TokenCache {
           const [found, noted] = await Promise.all([shared.read(ordered), shared.failure(lockSecret)]);
           check();
           if (fromStore(found))
-            return this.adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
+            return this.#adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
           if (noted?.retryAfterMs !== undefined) {
             // Not this round's failure: it is not reported again under the lock, which would renew the note.
             void round.lock?.release();
@@ -333,9 +341,9 @@ class TokenCache {
         }
         if (taken === 'held') {
           // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
-          if (this.isCurrent(round) && this.phase(performance.now()) !== 'unusable') {
-            this.storeLookAt = performance.now() + STORE_LOOK_MS;
-            return this.token;
+          if (this.#isCurrent(round) && this.#phase(performance.now()) !== 'unusable') {
+            this.#storeLookAt = performance.now() + STORE_LOOK_MS;
+            return this.#token;
           }
           const outcome = await shared.awaitHolder(
             ordered,
@@ -343,19 +351,19 @@ class TokenCache {
             performance.now() + settings.tokenStoreLockWaitMs,
             signal,
           );
-          if (outcome !== undefined && 'release' in outcome) this.holdLock(round, outcome);
+          if (outcome !== undefined && 'release' in outcome) this.#holdLock(round, outcome);
           check();
           if (outcome instanceof WristbandM2MError) throw outcome;
           if (outcome !== undefined && !('release' in outcome)) {
-            return this.adopt(round, reason, storedAsIssued(outcome, order), 'store', startedAt);
+            return this.#adopt(round, reason, storedAsIssued(outcome, order), 'store', startedAt);
           }
         }
       }
-      const issued = await this.tokenRequester()(secrets, order, signal);
+      const issued = await this.#tokenRequester()(secrets, order, signal);
       check();
-      this.lastWorkedSecret = secrets[issued.secretIndex];
-      const token = this.adopt(round, reason, issued, 'endpoint', startedAt);
-      if (shared !== undefined && this.isCurrent(round)) {
+      this.#lastWorkedSecret = secrets[issued.secretIndex];
+      const token = this.#adopt(round, reason, issued, 'endpoint', startedAt);
+      if (shared !== undefined && this.#isCurrent(round)) {
         // Shared before the callers resume (the lock held until then, released in the finally below): a process
         // that exits, or a Worker whose response goes out, right after getToken() would otherwise lose the write,
         // and the next cold start would fetch again. The write is bounded by tokenStoreTimeout and never fails.
@@ -366,9 +374,9 @@ class TokenCache {
     } catch (error) {
       const failure = error instanceof WristbandM2MError ? error : unexpected(error);
       if (round.lock !== undefined && !signal.aborted && lockSecret !== undefined) {
-        await this.shared?.reportFailure(lockSecret, failure);
+        await this.#shared?.reportFailure(lockSecret, failure);
       }
-      this.recordFailure(round, reason, failure, startedAt);
+      this.#recordFailure(round, reason, failure, startedAt);
       throw failure;
     } finally {
       void round.lock?.release();
@@ -381,22 +389,22 @@ class TokenCache {
    * the fleet, and this client's own next round, wait for nothing; and a failure it reported under that lock
    * would end the wait of processes waiting on the lock's next holder. It lets the lock go at once instead.
    */
-  holdLock(round: Round, lock: HeldLock | undefined): void {
+  #holdLock(round: Round, lock: HeldLock | undefined): void {
     if (lock === undefined) return;
-    if (this.isCurrent(round)) round.lock = lock;
+    if (this.#isCurrent(round)) round.lock = lock;
     else void lock.release();
   }
 
   /** Whether a token from the store helps: a refresh ahead of expiry wants a fresh one, a miss any usable one. */
-  worthTaking(token: StoredToken, reason: RefreshReason): boolean {
+  #worthTaking(token: StoredToken, reason: RefreshReason): boolean {
     const lifetimeMs = token.expiresInSeconds * 1000;
-    const schedule = tokenSchedule(lifetimeMs, this.settings.expirationBufferMs, 0, 0);
+    const schedule = tokenSchedule(lifetimeMs, this.#settings.expirationBufferMs, 0, 0);
     const phase = tokenPhase(schedule, Date.now() - token.sentAt);
     return reason === 'expiring' || reason === 'background' ? phase === 'fresh' : phase !== 'unusable';
   }
 
   /** Takes a token into the cache if the round is still current, and reports it. */
-  adopt(
+  #adopt(
     round: Round,
     reason: RefreshReason,
     issued: IssuedToken,
@@ -407,22 +415,23 @@ class TokenCache {
     const receivedAt = Date.now();
     const schedule = tokenSchedule(
       expiresInSeconds * 1000,
-      this.settings.expirationBufferMs,
+      this.#settings.expirationBufferMs,
       // Never negative: a wall clock stepped back mid-request would otherwise stretch the jitter past refreshAt.
       Math.max(0, receivedAt - sentAt),
       Math.random(),
     );
-    if (this.isCurrent(round)) {
-      this.cached = { accessToken, sentAt, sentAtMono: issued.sentAtMono, schedule };
-      this.token = accessToken;
-      this.phase(performance.now());
-      this.missReason = 'expired';
-      this.lastRefreshError = undefined;
-      this.failures = 0;
-      this.nextRoundAt = 0;
+    if (this.#isCurrent(round)) {
+      this.#cached = { accessToken, sentAt, sentAtMono: issued.sentAtMono, schedule };
+      this.#token = accessToken;
+      this.#resolved = Promise.resolve(accessToken);
+      this.#phase(performance.now());
+      this.#missReason = 'expired';
+      this.#lastRefreshError = undefined;
+      this.#failures = 0;
+      this.#nextRoundAt = 0;
     }
-    if (!this.destroyed) {
-      callHook(this.settings.onTokenRefreshed, {
+    if (!this.#destroyed) {
+      callHook(this.#settings.onTokenRefreshed, {
         expiresAt: sentAt + schedule.usableForMs,
         refreshAt: sentAt + schedule.refreshAfterMs,
         attempts,
@@ -436,80 +445,84 @@ class TokenCache {
   }
 
   /** Counts a failed round towards the backoff (only while it is current) and reports it. */
-  recordFailure(round: Round, reason: RefreshReason, failure: WristbandM2MError, startedAt: number): void {
-    if (this.destroyed) return;
-    if (this.isCurrent(round)) this.countFailure(failure);
+  #recordFailure(round: Round, reason: RefreshReason, failure: WristbandM2MError, startedAt: number): void {
+    if (this.#destroyed) return;
+    if (this.#isCurrent(round)) this.#countFailure(failure);
     const attempts = failure.attempts ?? 0;
-    callHook(this.settings.onTokenRefreshFailed, {
+    callHook(this.#settings.onTokenRefreshFailed, {
       error: failure,
       attempts,
       durationMs: performance.now() - startedAt,
       reason,
     });
     // onTokenRefreshFailed may have destroyed the client: no hook after destroy().
-    if (reason === 'background' && !this.destroyed) callHook(this.settings.onBackgroundRefreshError, failure);
+    if (reason === 'background' && !this.#destroyed) callHook(this.#settings.onBackgroundRefreshError, failure);
   }
 
   /** Sets the backoff after one more failed round: no round starts before it has passed. */
-  countFailure(failure: WristbandM2MError): void {
-    this.lastRefreshError = failure;
-    this.failures++;
-    const waitMs = Math.max(backoffMs(this.failures, Math.random()), failure.retryAfterMs ?? 0);
-    this.nextRoundAt = performance.now() + waitMs;
+  #countFailure(failure: WristbandM2MError): void {
+    this.#lastRefreshError = failure;
+    this.#failures++;
+    const waitMs = Math.max(backoffMs(this.#failures, Math.random()), failure.retryAfterMs ?? 0);
+    this.#nextRoundAt = performance.now() + waitMs;
   }
 
   /** Ends a round for its callers at once and lets go of its lock; what it still does cannot reach the cache. */
-  giveUp(round: Round, error: WristbandM2MError): void {
+  #giveUp(round: Round, error: WristbandM2MError): void {
     round.controller.abort(error);
     round.fail(error);
     void round.lock?.release();
-    if (this.pending === round) this.pending = undefined;
+    if (this.#pending === round) this.#pending = undefined;
   }
 
-  startBackgroundRefresh(): void {
-    const intervalMs = this.settings.backgroundRefreshIntervalMs;
-    if (intervalMs === undefined || this.stopBackgroundRefresh !== undefined || this.destroyed) return;
-    this.stopBackgroundRefresh = startUnrefInterval(() => {
+  #startBackgroundRefresh(): void {
+    const intervalMs = this.#settings.backgroundRefreshIntervalMs;
+    if (intervalMs === undefined || this.#stopBackgroundRefresh !== undefined || this.#destroyed) return;
+    this.#stopBackgroundRefresh = startUnrefInterval(() => {
       // A round already running refreshes the cache anyway; one during a backoff would defeat it.
-      if (this.pending === undefined && performance.now() >= this.nextRoundAt) this.startRound('background');
+      if (this.#pending === undefined && performance.now() >= this.#nextRoundAt) this.#startRound('background');
     }, intervalMs);
   }
 
-  clear(token: string | undefined): void {
-    if (token !== undefined && token !== this.token) return;
-    if (this.token !== '') this.sharedCache()?.retire(this.token);
-    this.cached = undefined;
-    this.token = '';
-    this.freshUntil = 0;
+  #clear(token: string | undefined): void {
+    if (token !== undefined && token !== this.#token) return;
+    if (this.#token !== '') this.#sharedCache()?.retire(this.#token);
+    this.#cached = undefined;
+    this.#token = '';
+    this.#resolved = undefined;
+    this.#freshUntil = 0;
     // The round in flight goes on for the callers already waiting, but can no longer fill the cache, and its lock
     // goes now: it will not share what it gets, so nobody should wait for it.
-    const detached = this.pending;
-    this.pending = undefined;
+    const detached = this.#pending;
+    this.#pending = undefined;
     if (detached !== undefined) {
       void detached.lock?.release();
       // Not its lock any more: it must neither release it again later nor report a failure under it.
       detached.lock = undefined;
     }
-    this.generation++;
-    this.missReason = token === undefined ? 'cleared' : 'unauthorized';
+    this.#generation++;
+    this.#missReason = token === undefined ? 'cleared' : 'unauthorized';
   }
 
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.stopBackgroundRefresh?.();
-    for (const round of this.rounds) this.giveUp(round, clientDestroyed());
-    this.cached = undefined;
-    this.token = '';
-    this.freshUntil = 0;
-    this.generation++;
+  #destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#stopBackgroundRefresh?.();
+    for (const round of this.#rounds ?? []) this.#giveUp(round, clientDestroyed());
+    this.#cached = undefined;
+    this.#token = '';
+    this.#resolved = undefined;
+    this.#freshUntil = 0;
+    this.#generation++;
   }
 
-  state(): WristbandM2MClientState {
+  /** The snapshot behind `client.state`. */
+  snapshot(): WristbandM2MClientState {
     const now = performance.now();
-    const phase = this.phase(now);
-    const cached = phase === 'unusable' ? undefined : this.cached;
-    const { lastRefreshError, nextRoundAt } = this;
+    const phase = this.#phase(now);
+    const cached = phase === 'unusable' ? undefined : this.#cached;
+    const lastRefreshError = this.#lastRefreshError;
+    const nextRoundAt = this.#nextRoundAt;
     // When it was sent, in the wall clock's current frame, by whichever clock says it is older (as phase() does):
     // a wall clock stepped back must not put expiresAt and refreshAt later than the instants they describe.
     const sentAt = cached && Date.now() - Math.max(now - cached.sentAtMono, Date.now() - cached.sentAt);
@@ -518,43 +531,100 @@ class TokenCache {
       hasValidToken: cached !== undefined,
       expiresAt: cached && (sentAt as number) + cached.schedule.usableForMs,
       refreshAt: cached && (sentAt as number) + cached.schedule.refreshAfterMs,
-      refreshing: this.pending !== undefined,
+      refreshing: this.#pending !== undefined,
       lastRefreshError,
       retryAt: nextRoundAt > now ? Date.now() + (nextRoundAt - now) : undefined,
     });
   }
 
-  learnCredentials(secrets: readonly string[]): void {
+  #learnCredentials(secrets: readonly string[]): void {
     for (const secret of secrets) {
-      for (const form of credentialForms(this.settings.clientId, secret)) {
+      for (const form of credentialForms(this.#settings.clientId, secret)) {
         // Moved to the end when already known, so the forms of the secrets in use are always the newest.
-        const at = this.credentials.indexOf(form);
-        if (at !== -1) this.credentials.splice(at, 1);
-        this.credentials.push(form);
+        const at = this.#credentials.indexOf(form);
+        if (at !== -1) this.#credentials.splice(at, 1);
+        this.#credentials.push(form);
       }
     }
     // A provider may return a new secret every round: keep the forms of the latest few secrets only (this round's
     // all included), or the list, and the redaction regex built from it for every error, would grow forever.
     // Trimmed in place: the token requester holds this very array.
     const keep = Math.max(MAX_CREDENTIAL_FORMS, secrets.length * FORMS_PER_SECRET);
-    if (this.credentials.length > keep) this.credentials.splice(0, this.credentials.length - keep);
+    if (this.#credentials.length > keep) this.#credentials.splice(0, this.#credentials.length - keep);
   }
 
-  tokenRequester(): TokenRequester {
-    return (this.requester ??= createTokenRequester(this.settings, this.credentials));
+  #tokenRequester(): TokenRequester {
+    return (this.#requester ??= createTokenRequester(this.#settings, this.#credentials));
   }
 
-  sharedCache(): SharedCache | undefined {
-    const store = this.settings.tokenStore;
-    if (store === undefined || this.shared !== undefined) return this.shared;
+  #sharedCache(): SharedCache | undefined {
+    const store = this.#settings.tokenStore;
+    if (store === undefined || this.#shared !== undefined) return this.#shared;
     // Store calls still on their way at destroy() (the lock release it starts included) report nothing after it.
-    const report = this.settings.onTokenStoreError;
+    const report = this.#settings.onTokenStoreError;
     const onTokenStoreError: ResolvedConfig['onTokenStoreError'] = (event) =>
-      this.destroyed ? undefined : report?.(event);
-    return (this.shared = createSharedCache(store, { ...this.settings, onTokenStoreError }));
+      this.#destroyed ? undefined : report?.(event);
+    return (this.#shared = createSharedCache(store, { ...this.#settings, onTokenStoreError }));
+  }
+
+  /** The public object over this instance: see {@link PublicClient}. */
+  client(): WristbandM2MClient {
+    // The hot path: a clock read and a comparison while the token is fresh, answered with the promise made when
+    // the token arrived (no allocation per call).
+    const getToken = (options?: GetTokenOptions): Promise<string> =>
+      options === undefined && performance.now() < this.#freshUntil
+        ? (this.#resolved as Promise<string>)
+        : this.#acquire(options);
+    return new PublicClient(
+      this,
+      getToken,
+      (token) => this.#clear(token),
+      () => this.#destroy(),
+      this.#settings.fetch,
+    );
   }
 }
 
+/**
+ * What users hold: the three methods as closures (so `const { getToken } = client` works, and the hot path is one
+ * closure call), `state`, `fetch` and `Symbol.dispose` on the prototype. The cache is a private field, so
+ * `console.log(client)` shows no state. Accessors on an object literal would cost each client a few hundred bytes
+ * more; on a class they are shared.
+ */
+class PublicClient implements WristbandM2MClient {
+  readonly #cache: TokenCache;
+  readonly #fetchImpl: FetchImplementation | undefined;
+  /** Made at the first use: most clients never use it, and each costs memory. */
+  #fetch: FetchImplementation | undefined;
+
+  constructor(
+    cache: TokenCache,
+    readonly getToken: WristbandM2MClient['getToken'],
+    readonly clearToken: WristbandM2MClient['clearToken'],
+    readonly destroy: WristbandM2MClient['destroy'],
+    fetchImpl: FetchImplementation | undefined,
+  ) {
+    this.#cache = cache;
+    this.#fetchImpl = fetchImpl;
+    Object.freeze(this);
+  }
+
+  get state(): WristbandM2MClientState {
+    return this.#cache.snapshot();
+  }
+
+  get fetch(): FetchImplementation {
+    return (this.#fetch ??= createAuthenticatedFetch(this, this.#fetchImpl));
+  }
+}
+
+if (typeof Symbol.dispose === 'symbol') {
+  Object.defineProperty(PublicClient.prototype, Symbol.dispose, {
+    value(this: PublicClient): void {
+      this.destroy();
+    },
+  });
+}
 /**
  * Creates a client. It validates `config` at once (throwing an `INVALID_CONFIG` {@link WristbandM2MError} that names
  * the bad option) but does no I/O and starts no timer, so it is safe at module scope in Cloudflare Workers.
@@ -568,27 +638,7 @@ class TokenCache {
  * const token = await m2m.getToken();
  */
 export function createWristbandM2MClient(config: WristbandM2MClientConfig): WristbandM2MClient {
-  const cache = new TokenCache(resolveConfig(config));
-  // The hot path: a clock read and a comparison while the token is fresh.
-  const getToken = (options?: GetTokenOptions): Promise<string> =>
-    options === undefined && performance.now() < cache.freshUntil
-      ? Promise.resolve(cache.token)
-      : cache.acquire(options);
-  const clearToken = (token?: string): void => cache.clear(token);
-  const destroy = (): void => cache.destroy();
-  const client: WristbandM2MClient = {
-    getToken,
-    clearToken,
-    // Made at the first call: most clients never use it, and each costs memory.
-    fetch: (input, init) =>
-      (cache.authenticatedFetch ??= createAuthenticatedFetch(client, cache.settings.fetch))(input, init),
-    get state() {
-      return cache.state();
-    },
-    destroy,
-  };
-  if (typeof Symbol.dispose === 'symbol') (client as unknown as Record<symbol, () => void>)[Symbol.dispose] = destroy;
-  return Object.freeze(client);
+  return new TokenCache(resolveConfig(config)).client();
 }
 
 /** A token read from the store, in the shape of an endpoint answer; `order` maps its position back to the list's. */

@@ -308,7 +308,13 @@ describe('destroy()', () => {
     client.destroy();
     client.destroy();
     expect(vi.getTimerCount()).toBe(0);
-    expect((client as unknown as Record<symbol, unknown>)[Symbol.dispose]).toBe(client.destroy);
+    // Symbol.dispose calls destroy(): a second client is destroyed through it, as `using` would.
+    const disposable = testClient({ backgroundTokenRefreshInterval: 60 });
+    await disposable.getToken();
+    expect(vi.getTimerCount()).toBe(1);
+    (disposable as unknown as Record<symbol, () => void>)[Symbol.dispose]?.();
+    expect(vi.getTimerCount()).toBe(0);
+    await expect(disposable.getToken()).rejects.toMatchObject({ code: 'CLIENT_DESTROYED' });
   });
 
   it('cancels a request in flight and rejects later calls with CLIENT_DESTROYED, leaving no timer', async () => {
@@ -370,6 +376,15 @@ describe('the client object', () => {
   it('is frozen and exposes only its methods and read-only state', () => {
     const client = testClient();
     expect(Object.isFrozen(client)).toBe(true);
-    expect(Object.keys(client).sort()).toEqual(['clearToken', 'destroy', 'fetch', 'getToken', 'state']);
+    // The methods are own properties (they work unbound); state and fetch are shared accessors.
+    expect(Object.keys(client).sort()).toEqual(['clearToken', 'destroy', 'getToken']);
+    const { getToken, clearToken, destroy } = client;
+    expect([getToken, clearToken, destroy].every((method) => typeof method === 'function')).toBe(true);
+    expect(typeof client.fetch).toBe('function');
+    expect(client.fetch).toBe(client.fetch);
+    expect(client.state).toMatchObject({ status: 'unavailable' });
+    expect(() => {
+      (client as { fetch: unknown }).fetch = () => undefined;
+    }).toThrow(TypeError);
   });
 });
