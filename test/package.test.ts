@@ -16,11 +16,11 @@ const bin = (name: string) => new URL(`node_modules/.bin/${name}`, root).pathnam
 
 // Measured at 4,705 bytes with client.fetch, hooks, state and the browser guard, then 6,407 bytes once the shared
 // token store came in (HKDF and AES-GCM record sealing, the fleet lock): client.ts imports it, so it is bundled
-// whether or not a tokenStore is configured. Then 10,861 bytes with refresh-ahead and backoff, secret lists and
+// whether or not a tokenStore is configured. Then 11,561 bytes with refresh-ahead and backoff, secret lists and
 // providers, per-secret store records with owned locks and failure notes, bounded 401 retirements and redaction by
 // sanitized copies, and config checks that reject unknown options: over the 6.5 KiB target of issue 14 (see its note: class property names are not minified,
 // and the messages grew). The budget leaves about 3% for growth; argue any larger step here.
-const SIZE_BUDGET_BYTES = 11_700;
+const SIZE_BUDGET_BYTES = 11_900;
 
 async function minifiedGzipSize(entry: string): Promise<number> {
   const result = await build({
@@ -110,8 +110,9 @@ describe('the published package', () => {
     const entries = Object.keys(pkg.exports).filter((key) => key !== './package.json');
     expect(Object.keys(jsr.exports).sort()).toEqual(entries.sort());
     for (const entry of entries) {
-      const name = entry === '.' ? 'index' : entry.slice(2);
-      expect(jsr.exports[entry]).toBe(`./src/${name}.ts`);
+      // The same sources tsup builds each entry from: the adapters live in the store folder.
+      const source = entry === '.' ? 'index' : `store/${entry.slice(2)}`;
+      expect(jsr.exports[entry]).toBe(`./src/${source}.ts`);
     }
     // deno publish --dry-run itself runs in the runtime matrix (test/runtimes.test.ts).
   });
