@@ -186,7 +186,6 @@ class TokenCache {
   #credentials: string[] = [];
   #requester: TokenRequester | undefined;
   #shared: SharedCache | undefined;
-  #authenticatedFetch: FetchImplementation | undefined;
 
   #settings: ResolvedConfig;
 
