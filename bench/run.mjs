@@ -307,7 +307,7 @@ function targets(r) {
     const peers = rt.cached.filter((c) => !c.name.startsWith('floor') && c.name !== ours);
     const ratio = med(us) / med(floor);
     lines.push(
-      `| cached \`getToken()\` within 1.3x the Promise.resolve floor | ${name} | ${ratio.toFixed(2)}x | ${ratio <= 1.3 ? 'yes' : 'no'} |`,
+      `| cached \`getToken()\` within 1.1x the Promise.resolve floor | ${name} | ${ratio.toFixed(2)}x | ${ratio <= 1.1 ? 'yes' : 'no'} |`,
     );
     const fastestPeer = peers.sort((a, b) => med(a) - med(b))[0];
     if (fastestPeer) {
@@ -400,7 +400,7 @@ ${calls.join('\n')}
   *Failed calls* are calls that rejected; the target for this package once refresh-ahead lands is 0. MSAL records a
   5xx answer as a throttling entry and refuses to send requests for its fixed 60 s (not scaled;
   \`DEFAULT_THROTTLE_TIME_SECONDS\` in msal-common), so it sees no rotation in that row and fails every call until the deadline.
-- **Memory per client** (\`bench/memory.mjs\`). 10,000 clients created and kept in a preallocated array, heap used
+- **Memory per client** (\`bench/memory.mjs\`). 10,000 clients created, and only the object each library hands its user kept in a preallocated array (not the benchmark's own wrapper), heap used
   after repeated full collections minus the baseline, divided by 10,000; then each gets its first token from an
   in-process fake \`fetch\` (\`config.fetch\`, badgateway's \`fetch\` setting) answering a ${results.memory.results[0].tokenLength}-character token, and the heap
   is measured again. Target for this package: at most 1 KB before the first token.
@@ -409,7 +409,7 @@ ${calls.join('\n')}
   that wires a \`tokenStore\` into the client) replaced by a stub \`createSharedCache = () => undefined\`, so esbuild
   drops everything only the store reaches (record sealing, the fleet lock). A stub rather than a subtraction of a
   separate store bundle, because gzip sizes of two bundles do not add up. Config validation of the store options stays.
-- **Targets** are the issues' (cached path within 1.3x the floor and ahead of every peer; refresh-ahead: no call
+- **Targets** are the issues' (cached path within 1.1x the floor and ahead of every peer; refresh-ahead: no call
   waits on a rotation and none fails in the outage; at most 1 KB per client), checked against this run's figures.
 - \`bench/hot-path-variants.mjs\` (not part of this run) measures micro-variants of the hot path on all three runtimes:
   \`node bench/hot-path-variants.mjs --all --isolate\` (one process per variant: Bun's figures depend on a

@@ -21,10 +21,12 @@ import { startUnrefInterval } from './timers.js';
 import { createTokenRequester, type IssuedToken, type TokenRequester } from './token-request.js';
 
 /**
- * The hot path reads only the monotonic clock. At least this often (in ms) a call also reads the wall clock, so a
- * machine that slept (the monotonic clock stands still meanwhile) stops serving an expired token within a second.
+ * The hot path reads only the wall clock (`Date.now()`: on Deno `performance.now()` costs twice as much). It serves
+ * the token as is only inside a window of at most this many ms of wall time after a full check of both clocks:
+ * a wall clock stepped back lands before the window, one that jumped (a machine that slept) lands past it, and
+ * either way the next call checks the monotonic clock too.
  */
-const WALL_CHECK_MS = 1_000;
+const CLOCK_CHECK_MS = 1_000;
 /** Slack past a round's longest possible duration before a call gives the round up as wedged. */
 const ABANDON_GRACE_MS = 1_000;
 /** After finding another process refreshing, how long before a refresh ahead looks at the store again. */
@@ -160,10 +162,11 @@ function handOver(waitUntil: GetTokenOptions['waitUntil'], promise: Promise<stri
  * client costs well under a kilobyte until it is used, and `console.log(client)` shows nothing but its methods.
  */
 class TokenCache {
-  /** The hot path's two fields: the cached token and the `performance.now()` until which it is served as is. */
   #token = '';
   /** `Promise.resolve(#token)`, made once per token: the hot path hands it out instead of a new promise per call. */
   #resolved: Promise<string> | undefined;
+  /** The hot path's window, in `Date.now()` time: from the last full check of both clocks, to when to check again. */
+  #freshFrom = 0;
   #freshUntil = 0;
   #cached: CachedToken | undefined;
   #pending: Round | undefined;
@@ -237,9 +240,11 @@ class TokenCache {
   #phase(now: number): TokenPhase {
     const cached = this.#cached;
     if (cached === undefined) return 'unusable';
-    const age = Math.max(now - cached.sentAtMono, Date.now() - cached.sentAt);
+    const wall = Date.now();
+    const age = Math.max(now - cached.sentAtMono, wall - cached.sentAt);
     const phase = tokenPhase(cached.schedule, age);
-    this.#freshUntil = phase === 'fresh' ? now + Math.min(cached.schedule.refreshAfterMs - age, WALL_CHECK_MS) : 0;
+    this.#freshFrom = wall;
+    this.#freshUntil = phase === 'fresh' ? wall + Math.min(cached.schedule.refreshAfterMs - age, CLOCK_CHECK_MS) : 0;
     return phase;
   }
 
@@ -568,12 +573,14 @@ class TokenCache {
 
   /** The public object over this instance: see {@link PublicClient}. */
   client(): WristbandM2MClient {
-    // The hot path: a clock read and a comparison while the token is fresh, answered with the promise made when
-    // the token arrived (no allocation per call).
-    const getToken = (options?: GetTokenOptions): Promise<string> =>
-      options === undefined && performance.now() < this.#freshUntil
+    // The hot path: one clock read and two comparisons while the token is fresh, answered with the promise made
+    // when the token arrived (no allocation per call).
+    const getToken = (options?: GetTokenOptions): Promise<string> => {
+      const now = Date.now();
+      return options === undefined && now < this.#freshUntil && now >= this.#freshFrom
         ? (this.#resolved as Promise<string>)
         : this.#acquire(options);
+    };
     return new PublicClient(
       this,
       getToken,

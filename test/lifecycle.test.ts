@@ -340,22 +340,36 @@ describe('clocks', () => {
     vi.restoreAllMocks();
   });
 
-  it('stops serving a token on time after the wall clock steps back an hour', async () => {
+  it('stops serving a token within a second of its expiry after the wall clock steps back an hour', async () => {
     const log = issuingEndpoint(3600);
     const client = testClient({ tokenExpirationBuffer: 0 });
     await client.getToken();
     vi.setSystemTime(Date.now() - 3600_000);
     vi.advanceTimersByTime(3600_000);
+    // The wall clock reads what it read at issue; the monotonic clock says an hour went by. At most a second of
+    // wall time passes before a call checks both.
+    vi.advanceTimersByTime(1000);
     expect(await client.getToken()).toBe('token-2');
     expect(log.count).toBe(2);
   });
 
-  it('stops serving a token within a second when the wall clock jumps past its expiry (a machine that slept)', async () => {
+  it('checks both clocks at once when the wall clock steps back behind its last check', async () => {
+    const log = issuingEndpoint(3600);
+    const client = testClient({ tokenExpirationBuffer: 0 });
+    await client.getToken();
+    vi.advanceTimersByTime(3600_000 - 10);
+    expect(await client.getToken()).toBe('token-1');
+    vi.setSystemTime(Date.now() - 3600_000);
+    vi.advanceTimersByTime(10);
+    expect(await client.getToken()).toBe('token-2');
+    expect(log.count).toBe(2);
+  });
+
+  it('stops serving a token at once when the wall clock jumps past its expiry (a machine that slept)', async () => {
     const log = issuingEndpoint(3600);
     const client = testClient({ tokenExpirationBuffer: 0 });
     await client.getToken();
     vi.setSystemTime(Date.now() + 7200_000);
-    vi.advanceTimersByTime(1000);
     expect(await client.getToken()).toBe('token-2');
     expect(log.count).toBe(2);
   });
