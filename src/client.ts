@@ -368,11 +368,20 @@ class TokenCache {
       this.#lastWorkedSecret = secrets[issued.secretIndex];
       const token = this.#adopt(round, reason, issued, 'endpoint', startedAt);
       if (shared !== undefined && this.#isCurrent(round)) {
-        // Shared before the callers resume (the lock held until then, released in the finally below): a process
-        // that exits, or a Worker whose response goes out, right after getToken() would otherwise lose the write,
-        // and the next cold start would fetch again. The write is bounded by tokenStoreTimeout and never fails.
+        // Shared before the callers resume, so that a process exiting (or a Worker answering) right after
+        // getToken() has still shared it; but not for longer than half the token's remaining life, so that a slow
+        // store cannot hand out a short-lived token already expired. The lock goes once the write has landed
+        // (or given up), so the fleet's waiters find the token rather than take the lock and fetch again.
+        const lock = round.lock;
+        round.lock = undefined;
         const { accessToken, sentAt, expiresInSeconds } = issued;
-        await shared.publish({ accessToken, sentAt, expiresInSeconds }, secrets[issued.secretIndex] as string);
+        const written = shared.publish(
+          { accessToken, sentAt, expiresInSeconds },
+          secrets[issued.secretIndex] as string,
+        );
+        void written.then(() => lock?.release());
+        const remainingMs = sentAt + expiresInSeconds * 1000 - Date.now();
+        await settledWithin(written, Math.min(settings.tokenStoreTimeoutMs, remainingMs / 2));
       }
       return token;
     } catch (error) {
@@ -645,6 +654,18 @@ if (typeof Symbol.dispose === 'symbol') {
  */
 export function createWristbandM2MClient(config: WristbandM2MClientConfig): WristbandM2MClient {
   return new TokenCache(resolveConfig(config)).client();
+}
+
+/** Resolves when `promise` settles or `ms` have passed, whichever is first, leaving no timer behind. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, ms));
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 /** A token read from the store, in the shape of an endpoint answer; `order` maps its position back to the list's. */

@@ -60,6 +60,8 @@ interface Chain {
   generation: number;
   attempts: number;
   retryDueAt: number | undefined;
+  /** When several chains are due at one instant: the order in which their retries were scheduled. */
+  retryOrder?: number;
   done: boolean;
 }
 interface Attempt {
@@ -110,12 +112,16 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
   const issued = new Map<string, { realExpiry: number; generation: number }>();
   const callers: Caller[] = [];
   let serial = 0;
+  let retryOrder = 0;
 
   const fakeFetch = (_input: unknown, init?: RequestInit): Promise<Response> =>
     new Promise((resolve, reject) => {
       const now = Date.now();
-      // A retry is due exactly RETRY_DELAY_MS after a 5xx; anything else starts a new chain.
-      let chain = chains.find((c) => !c.done && c.retryDueAt === now);
+      // A retry is due exactly RETRY_DELAY_MS after a 5xx; anything else starts a new chain. Two chains due at the
+      // same instant send in the order their pauses began (timers with one due time fire in creation order).
+      let chain = chains
+        .filter((c) => !c.done && c.retryDueAt === now)
+        .sort((a, b) => (a.retryOrder ?? 0) - (b.retryOrder ?? 0))[0];
       if (chain) {
         chain.retryDueAt = undefined;
         chain.attempts++;
@@ -167,8 +173,10 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
       }
       attempt.resolve(Response.json({ access_token: token, token_type: 'Bearer', expires_in: outcome.lifetimeS }));
     } else if (outcome.kind === '5xx') {
-      if (chain.attempts < 3) chain.retryDueAt = now + RETRY_DELAY_MS;
-      else chain.done = true;
+      if (chain.attempts < 3) {
+        chain.retryDueAt = now + RETRY_DELAY_MS;
+        chain.retryOrder = ++retryOrder;
+      } else chain.done = true;
       attempt.resolve(Response.json({ error: 'server_error' }, { status: 503 }));
     } else {
       chain.done = true;
