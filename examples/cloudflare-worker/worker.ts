@@ -23,11 +23,19 @@ const m2m = createWristbandM2MClient({
   wristbandApplicationVanityDomain: bindings.APPLICATION_VANITY_DOMAIN,
 });
 
+/** What is used of the handler's third argument. */
+interface ExecutionContextLike {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(request: Request, env: Env, ctx: ExecutionContextLike): Promise<Response> {
     if (new URL(request.url).pathname !== '/reports') return new Response('not found', { status: 404 });
+    // A refresh this request starts (ahead of expiry, or one other requests wait on too) runs on in waitUntil, so
+    // Workers do not cancel it when this response goes out.
+    const waitUntil = ctx.waitUntil.bind(ctx);
     for (let attempt = 1; ; attempt++) {
-      const token = await m2m.getToken();
+      const token = await m2m.getToken({ waitUntil });
       const response = await fetch(new URL('/reports', env.DOWNSTREAM_URL), {
         headers: { Authorization: `Bearer ${token}` },
       });
