@@ -1,5 +1,5 @@
 import { HttpResponse } from 'msw';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WristbandM2MError } from '../src/index.js';
 import {
   issuingEndpoint,
@@ -10,18 +10,12 @@ import {
   tokenResponse,
   useMsw,
 } from './support/msw.js';
+import { useFakeClocks } from './support/clocks.js';
 
 useMsw();
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-  // No jitter: the refresh instant falls exactly at lifetime - buffer.
-  vi.spyOn(Math, 'random').mockReturnValue(0);
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+// No jitter: the refresh instant falls exactly at lifetime - buffer.
+useFakeClocks({ random: 0 });
 
 /** The token a call gets once the refresh that the call before it started has landed. */
 async function afterRefresh(client: { getToken(): Promise<string> }): Promise<string> {

@@ -1,13 +1,12 @@
 // Issue 10, items 1-5 and 9: a fleet of clients sharing one store, with every await point of a round interleaved
 // with clearToken(), destroy() and clock steps. Fake timers drive the store's and the endpoint's latency; they fake
 // `performance` as well as `Date`, since the client keeps time with both.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createWristbandM2MClient,
   type TokenRefreshedEvent,
   type TokenStoreErrorEvent,
   WristbandM2MError,
-  type WristbandM2MClient,
   type WristbandM2MClientConfig,
 } from '../src/index.js';
 import {
@@ -17,22 +16,11 @@ import {
   flush,
   type ScriptedStore,
   scriptedStore,
-  synchronousWebCrypto,
+  useFleetHarness,
   track,
 } from './support/fleet.js';
 
-const clients: WristbandM2MClient[] = [];
-let restoreCrypto: () => void = () => undefined;
-beforeEach(() => {
-  restoreCrypto = synchronousWebCrypto();
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.destroy();
-  vi.clearAllTimers();
-  vi.useRealTimers();
-  restoreCrypto();
-});
+const { destroyAfterEach } = useFleetHarness();
 
 function fleetClient(
   endpoint: { fetch: WristbandM2MClientConfig['fetch'] },
@@ -47,7 +35,7 @@ function fleetClient(
     ...(store === undefined ? {} : { tokenStore: store }),
     ...overrides,
   });
-  clients.push(client);
+  destroyAfterEach(client);
   return client;
 }
 

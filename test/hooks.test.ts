@@ -1,7 +1,7 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import { http, HttpResponse } from 'msw';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { callHook } from '../src/hooks.js';
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent } from '../src/index.js';
 import {
@@ -15,17 +15,11 @@ import {
   tokenResponse,
   useMsw,
 } from './support/msw.js';
+import { useFakeClocks } from './support/clocks.js';
 
 useMsw();
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-  vi.spyOn(Math, 'random').mockReturnValue(0);
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+useFakeClocks({ random: 0 });
 
 function recorder() {
   const refreshed: TokenRefreshedEvent[] = [];

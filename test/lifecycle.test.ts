@@ -22,6 +22,7 @@ import {
   tokenResponse,
   useMsw,
 } from './support/msw.js';
+import { useFakeClocks } from './support/clocks.js';
 
 useMsw();
 
@@ -92,14 +93,7 @@ describe('parseRetryAfter()', () => {
 });
 
 describe('the client around refreshAt and usableUntil', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-    vi.spyOn(Math, 'random').mockReturnValue(0);
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.restoreAllMocks();
-  });
+  useFakeClocks({ random: 0 });
 
   /** An endpoint whose answers the test releases one by one. */
   function heldEndpoint() {
@@ -191,14 +185,7 @@ describe('the client around refreshAt and usableUntil', () => {
 });
 
 describe('backoff after failed rounds', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-    vi.spyOn(Math, 'random').mockReturnValue(1);
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.restoreAllMocks();
-  });
+  useFakeClocks({ random: 1 });
 
   it('tries again at once after one failure, then rejects at once with the last error and retryAfterMs, sending nothing', async () => {
     const log = onTokenEndpoint(() => oauthError(401, 'invalid_client'));

@@ -3,7 +3,7 @@
 // sharing a memory store. Every request goes to msw; time is faked (setTimeout, Date and performance).
 import { inspect } from 'node:util';
 import { HttpResponse } from 'msw';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createMemoryTokenStore,
   type TokenRefreshedEvent,
@@ -14,6 +14,7 @@ import {
 } from '../src/index.js';
 import { basicAuthorization } from '../src/token-request.js';
 import { CLIENT_ID, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from './support/msw.js';
+import { useFakeClocks } from './support/clocks.js';
 
 useMsw();
 
@@ -22,14 +23,7 @@ const NEW = 'new-secret-ROTATION-d4e5f6';
 const THIRD = 'third-secret-ROTATION-789';
 const ALL = [OLD, NEW, THIRD];
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-  vi.spyOn(Math, 'random').mockReturnValue(0);
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+useFakeClocks({ random: 0 });
 
 /** Which of the test's secrets an Authorization header carries. */
 function secretOf(headers: Headers): string | undefined {

@@ -1,7 +1,7 @@
 // Issue 10, items 6-8: what a client takes from the store. Records are checked exactly as endpoint answers are (a
 // visible-ASCII token, a finite positive lifetime capped at 24 h), a record dated in the future beyond the skew is
 // not used, and a store answering with the wrong types is reported through onTokenStoreError.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createWristbandM2MClient,
   type TokenStoreErrorEvent,
@@ -15,24 +15,13 @@ import {
   fakeEndpoint,
   type ScriptedStore,
   scriptedStore,
-  synchronousWebCrypto,
+  useFleetHarness,
   track,
 } from './support/fleet.js';
 
 const SECRET = 'records-secret';
 const TOKEN_URL = 'https://acme.us.wristband.dev/api/v1/oauth2/token';
-const clients: WristbandM2MClient[] = [];
-let restoreCrypto: () => void = () => undefined;
-beforeEach(() => {
-  restoreCrypto = synchronousWebCrypto();
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.destroy();
-  vi.clearAllTimers();
-  vi.useRealTimers();
-  restoreCrypto();
-});
+const { destroyAfterEach } = useFleetHarness();
 
 function setup(overrides: Partial<WristbandM2MClientConfig> = {}, store: ScriptedStore = scriptedStore()) {
   const endpoint = fakeEndpoint(() => ({ kind: 'token', token: 'from-endpoint', delayMs: 10 }));
@@ -46,7 +35,7 @@ function setup(overrides: Partial<WristbandM2MClientConfig> = {}, store: Scripte
     onTokenStoreError: (e) => void storeErrors.push(e),
     ...overrides,
   });
-  clients.push(client);
+  destroyAfterEach(client);
   return { client, endpoint, store, storeErrors };
 }
 

@@ -2,7 +2,8 @@
 // and a token endpoint whose answers are scripted. The store keeps its own clock (`performance.now()`), as Redis
 // does: a wall clock stepped on the client machine does not move the store's TTLs.
 import nodeCrypto from 'node:crypto';
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
+import { FAKED } from './clocks.js';
 import type { TokenStore } from '../../src/index.js';
 
 export type StoreOp = 'get' | 'set' | 'delete' | 'deleteIfEquals' | 'acquire';
@@ -267,4 +268,24 @@ export function synchronousWebCrypto(): () => void {
     return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
   };
   return () => Object.assign(subtle, saved);
+}
+
+/**
+ * For each test of the calling file: synchronous WebCrypto and fake timers and clocks, and afterwards every client
+ * pushed onto the returned list destroyed and every timer cleared.
+ */
+export function useFleetHarness(): { destroyAfterEach: (client: { destroy(): void }) => void } {
+  const clients: { destroy(): void }[] = [];
+  let restoreCrypto: () => void = () => undefined;
+  beforeEach(() => {
+    restoreCrypto = synchronousWebCrypto();
+    vi.useFakeTimers({ toFake: [...FAKED] });
+  });
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.destroy();
+    vi.clearAllTimers();
+    vi.useRealTimers();
+    restoreCrypto();
+  });
+  return { destroyAfterEach: (client) => void clients.push(client) };
 }
