@@ -80,6 +80,8 @@ interface Caller {
   settled: boolean;
   /** Rejected at once because the client is backing off after failed rounds. */
   backingOff?: boolean;
+  /** The token it resolved with. */
+  value?: string;
 }
 
 beforeEach(() => {
@@ -105,6 +107,8 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
     cached: undefined as string | undefined,
     servedUntil: 0,
     refreshFrom: 0,
+    /** Until when the client serves the token at once while refreshing it (lifetime - min(buffer, 10 s)). */
+    usableUntil: 0,
     destroyed: false,
   };
   const chains: Chain[] = [];
@@ -170,6 +174,7 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
         model.servedUntil = attempt.sentAt + refreshAfterMs;
         // The refresh ahead may start earlier by up to 10% of the time from receipt to the refresh instant (jitter).
         model.refreshFrom = model.servedUntil - 0.1 * Math.max(0, refreshAfterMs - (now - attempt.sentAt));
+        model.usableUntil = attempt.sentAt + Math.max(refreshAfterMs, lifetimeMs - Math.min(bufferMs, 10_000));
       }
       attempt.resolve(Response.json({ access_token: token, token_type: 'Bearer', expires_in: outcome.lifetimeS }));
     } else if (outcome.kind === '5xx') {
@@ -201,6 +206,7 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
     client.getToken(controller ? { signal: controller.signal } : undefined).then(
       (token) => {
         caller.settled = true;
+        caller.value = token;
         const record = issued.get(token);
         if (typeof token !== 'string' || token === '' || record === undefined)
           return violate(`resolved ${JSON.stringify(token)} at ${performance.now()} issued ${[...issued.keys()]}`);
@@ -229,9 +235,15 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
     switch (op.kind) {
       case 'get': {
         const cacheHit = !model.destroyed && model.cached !== undefined && Date.now() < model.servedUntil;
+        // Past the refresh instant but before usableUntil: the current token, at once, whatever is in flight.
+        const servedThroughRefresh =
+          !model.destroyed && model.cached !== undefined && !cacheHit && Date.now() < model.usableUntil;
         const requestsBefore = attempts.length;
         const caller = startCaller(op.signal);
         await flush();
+        if (servedThroughRefresh && op.signal !== 'pre' && caller.value !== model.cached) {
+          violate(`a caller got ${caller.value ?? 'nothing yet'} while ${model.cached} was still to be served`);
+        }
         if (cacheHit && Date.now() < model.refreshFrom && attempts.length > requestsBefore) {
           violate('a request was sent while the model had a fresh token');
         }
