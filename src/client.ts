@@ -303,6 +303,8 @@ class TokenCache {
       if (signal.aborted) throw abortReason(signal);
     };
     let lockSecret: string | undefined;
+    /** Set once the token's write is on its way: the lock then goes when the write settles, not in the finally. */
+    let lockedUntilWritten = false;
     try {
       const secrets =
         typeof settings.clientSecret === 'function'
@@ -372,14 +374,16 @@ class TokenCache {
         // getToken() has still shared it; but not for longer than half the token's remaining life, so that a slow
         // store cannot hand out a short-lived token already expired. The lock goes once the write has landed
         // (or given up), so the fleet's waiters find the token rather than take the lock and fetch again.
-        const lock = round.lock;
-        round.lock = undefined;
+        // The lock stays on the round meanwhile: clearToken() (the token retired) and destroy() still let it go at
+        // once, as they promise, rather than leave this client's next round, and the fleet, waiting on it until a
+        // slow write gives up. (Releasing is idempotent; the finally below leaves it to the write.)
         const { accessToken, sentAt, expiresInSeconds } = issued;
         const written = shared.publish(
           { accessToken, sentAt, expiresInSeconds },
           secrets[issued.secretIndex] as string,
         );
-        void written.then(() => lock?.release());
+        lockedUntilWritten = true;
+        void written.then(() => round.lock?.release());
         const remainingMs = sentAt + expiresInSeconds * 1000 - Date.now();
         await settledWithin(written, Math.min(settings.tokenStoreTimeoutMs, remainingMs / 2));
       }
@@ -392,7 +396,7 @@ class TokenCache {
       this.#recordFailure(round, reason, failure, startedAt);
       throw failure;
     } finally {
-      void round.lock?.release();
+      if (!lockedUntilWritten) void round.lock?.release();
     }
   }
 

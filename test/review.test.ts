@@ -442,3 +442,54 @@ describe('review: state and hooks around clocks and destroy()', () => {
     expect(storeErrors).toEqual([]);
   });
 });
+
+describe('review 2', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+
+  it('lets the store lock go at clearToken() while the retired token is still being written', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    let sets = 0;
+    // The first write (of t1) hangs until the store timeout gives it up; later writes land at once.
+    const store = {
+      ...memory,
+      set: (key: string, value: string, ttl: number) =>
+        ++sets === 1 ? new Promise<void>(() => undefined) : memory.set(key, value, ttl),
+    };
+    const { fetch } = scripted((n) => tokenResponse(`t${n}`, 3600));
+    const client = makeClient({ tokenStore: store, tokenStoreTimeout: 10, fetch });
+    let first = '';
+    client.getToken().then(
+      (token) => {
+        first = token;
+      },
+      () => undefined,
+    );
+    // t1 is in the cache (served to new callers at once) while its write hangs.
+    // (WebCrypto derives the store key on real threads: wait in real time, no fake timer firing.)
+    const realStart = process.hrtime.bigint();
+    while (!client.state.hasValidToken && process.hrtime.bigint() - realStart < 5_000_000_000n) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const t1 = await client.getToken();
+    expect(t1).toBe('t1');
+    expect(first).toBe('');
+    client.clearToken(t1);
+    let second: { value?: string; error?: unknown } | undefined;
+    void settle(client.getToken()).then((outcome) => {
+      second = outcome;
+    });
+    // 500 ms of fake time, 10 ms at a time, each step also given real time for WebCrypto.
+    for (let i = 0; i < 50 && second === undefined; i++) {
+      await vi.advanceTimersByTimeAsync(10);
+      for (let j = 0; j < 5; j++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The lock went with the retired token: the next round fetches at once rather than wait on this client's own
+    // lock until the hung write gives up (10 s).
+    expect(second).toEqual({ value: 't2' });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(first).toBe('t1');
+  });
+});
