@@ -244,7 +244,16 @@ class TokenCache {
     const age = Math.max(now - cached.sentAtMono, wall - cached.sentAt);
     const phase = tokenPhase(cached.schedule, age);
     this.#freshFrom = wall;
-    this.#freshUntil = phase === 'fresh' ? wall + Math.min(cached.schedule.refreshAfterMs - age, CLOCK_CHECK_MS) : 0;
+    // A wall clock stepped back by less than the time the window has already run stays inside it, undetected, and
+    // serves the token for up to the window's length longer in real time. Half the time left until the token is
+    // unusable bounds that: such a step can make the refresh start late, never hand out a token past its life
+    // (with a small buffer and little jitter the two instants nearly coincide).
+    const windowMs = Math.min(
+      cached.schedule.refreshAfterMs - age,
+      (cached.schedule.usableForMs - age) / 2,
+      CLOCK_CHECK_MS,
+    );
+    this.#freshUntil = phase === 'fresh' ? wall + windowMs : 0;
     return phase;
   }
 

@@ -492,4 +492,19 @@ describe('review 2', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(first).toBe('t1');
   });
+
+  it('serves no token past its usable life when the wall clock steps back less than the hot window ran', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0); // no jitter: the token is refreshed and dropped at 60 s
+    const { fetch, count } = scripted((n) => tokenResponse(`t${n}`, 60));
+    const client = makeClient({ tokenExpirationBuffer: 0, fetch });
+    expect(await client.getToken()).toBe('t1');
+    vi.advanceTimersByTime(59_500); // both clocks
+    expect(await client.getToken()).toBe('t1'); // a full check: fresh, the hot window is [59.5 s, 60 s) wall time
+    vi.advanceTimersByTime(400);
+    vi.setSystemTime(Date.now() - 400); // the wall clock steps back 400 ms, still inside the window
+    vi.advanceTimersByTime(400); // 60.3 s by the monotonic clock: t1 is past its life
+    // The hot path must not take the wall clock's word for it: a new token, not t1.
+    expect(await client.getToken()).toBe('t2');
+    expect(count()).toBe(2);
+  });
 });
