@@ -615,8 +615,8 @@ class TokenCache {
 
 /**
  * What users hold: the three methods as closures (so `const { getToken } = client` works, and the hot path is one
- * closure call), `state`, `fetch` and `Symbol.dispose` on the prototype. The cache is a private field, so
- * `console.log(client)` shows no state. Accessors on an object literal would cost each client a few hundred bytes
+ * closure call), `Symbol.dispose` as the very `destroy` closure, `state` and `fetch` on the (frozen) prototype. The
+ * cache is a private field, so `console.log(client)` shows no state. Accessors on an object literal would cost each client a few hundred bytes
  * more; on a class they are shared.
  */
 class PublicClient implements WristbandM2MClient {
@@ -634,6 +634,11 @@ class PublicClient implements WristbandM2MClient {
   ) {
     this.#cache = cache;
     this.#fetchImpl = fetchImpl;
+    // Own, and the destroy closure itself (no new function): a method on the prototype needs `this`, and
+    // `process.on('SIGTERM', client[Symbol.dispose])`, an EventTarget listener or a DisposableStack call it with
+    // another `this` or none, which threw. Looked up per client, so a Symbol.dispose polyfilled after this module
+    // loaded still counts.
+    if (typeof Symbol.dispose === 'symbol') (this as unknown as Record<symbol, () => void>)[Symbol.dispose] = destroy;
     Object.freeze(this);
   }
 
@@ -646,13 +651,6 @@ class PublicClient implements WristbandM2MClient {
   }
 }
 
-if (typeof Symbol.dispose === 'symbol') {
-  Object.defineProperty(PublicClient.prototype, Symbol.dispose, {
-    value(this: PublicClient): void {
-      this.destroy();
-    },
-  });
-}
 /**
  * Creates a client. It validates `config` at once (throwing an `INVALID_CONFIG` {@link WristbandM2MError} that names
  * the bad option) but does no I/O and starts no timer, so it is safe at module scope in Cloudflare Workers.

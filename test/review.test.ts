@@ -507,4 +507,18 @@ describe('review 2', () => {
     expect(await client.getToken()).toBe('t2');
     expect(count()).toBe(2);
   });
+
+  it('disposes through Symbol.dispose called unbound, as a signal handler or DisposableStack would call it', async () => {
+    const { fetch, count } = scripted((n) => tokenResponse(`t${n}`));
+    const client = makeClient({ fetch });
+    const dispose = (client as unknown as Record<symbol, () => void>)[Symbol.dispose] as () => void;
+    expect(dispose).toBe(client.destroy); // as the README says: the same function
+    const events = new EventTarget();
+    events.addEventListener('shutdown', dispose); // `this` is the EventTarget
+    events.dispatchEvent(new Event('shutdown'));
+    expect(() => dispose()).not.toThrow();
+    await expect(client.getToken()).rejects.toMatchObject({ code: 'CLIENT_DESTROYED' });
+    expect(count()).toBe(0);
+  });
+
 });
