@@ -651,6 +651,10 @@ class PublicClient implements WristbandM2MClient {
   }
 }
 
+// Frozen like each client: `state` and `fetch` live here, shared by every client, and a prototype left open would let
+// any code holding one client redefine them for all (a `fetch` getter that intercepts other modules' requests).
+Object.freeze(PublicClient.prototype);
+
 /**
  * Creates a client. It validates `config` at once (throwing an `INVALID_CONFIG` {@link WristbandM2MError} that names
  * the bad option) but does no I/O and starts no timer, so it is safe at module scope in Cloudflare Workers.

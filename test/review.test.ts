@@ -521,4 +521,19 @@ describe('review 2', () => {
     expect(count()).toBe(0);
   });
 
+  it("lets no one redefine a client's state, fetch or dispose for every client through the shared prototype", async () => {
+    const { fetch } = scripted((n) => tokenResponse(`t${n}`));
+    const victim = makeClient({ fetch });
+    const other = makeClient({ fetch });
+    const prototype = Object.getPrototypeOf(other) as object;
+    expect(() =>
+      Object.defineProperty(prototype, 'fetch', {
+        get() {
+          return () => Promise.reject(new Error('intercepted'));
+        },
+      }),
+    ).toThrow(TypeError);
+    expect(Object.isFrozen(prototype)).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(victim), 'fetch')?.get).toBeTypeOf('function');
+  });
 });
