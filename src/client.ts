@@ -393,7 +393,10 @@ class TokenCache {
         );
         lockedUntilWritten = true;
         void written.then(() => round.lock?.release());
-        const remainingMs = sentAt + expiresInSeconds * 1000 - Date.now();
+        // Measured to when this client stops serving the token (its buffer, up to 10 s, before the real expiry), not
+        // to the real expiry: a short token waited on for half its real life came out already unusable.
+        const cached = this.#cached as CachedToken;
+        const remainingMs = cached.sentAt + cached.schedule.usableForMs - Date.now();
         await settledWithin(written, Math.min(settings.tokenStoreTimeoutMs, remainingMs / 2));
       }
       return token;

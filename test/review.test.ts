@@ -536,4 +536,33 @@ describe('review 2', () => {
     expect(Object.isFrozen(prototype)).toBe(true);
     expect(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(victim), 'fetch')?.get).toBeTypeOf('function');
   });
+
+  it('hands callers waiting on a slow store write a token the client itself still serves', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    // The write hangs until the store timeout (10 s) gives it up.
+    const store = { ...memory, set: () => new Promise<void>(() => undefined) };
+    // A 10 s token answered after 1 s: with the default 60 s buffer it is refreshed from 5 s (less jitter) and not
+    // served at all from 5 s on.
+    const client = makeClient({
+      tokenStore: store,
+      tokenStoreTimeout: 10,
+      fetch: () => new Promise<Response>((resolve) => setTimeout(() => resolve(tokenResponse('t1', 10)), 1_000)),
+    });
+    let outcome: { value?: string; error?: unknown } | undefined;
+    let servedThen: boolean | undefined;
+    void settle(client.getToken()).then((result) => {
+      outcome = result;
+      servedThen = client.state.hasValidToken;
+    });
+    // Fake time 10 ms at a time, each step also given real time for WebCrypto.
+    for (let i = 0; i < 1_000 && outcome === undefined; i++) {
+      await vi.advanceTimersByTimeAsync(10);
+      for (let j = 0; j < 3; j++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(outcome).toEqual({ value: 't1' });
+    // Waiting half the token's real remaining life (4.5 s) handed it out 5.5 s old: past the instant the client
+    // stops serving it.
+    expect(servedThen).toBe(true);
+  });
 });
