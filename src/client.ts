@@ -638,7 +638,7 @@ class PublicClient implements WristbandM2MClient {
     this.#cache = cache;
     this.#fetchImpl = fetchImpl;
     // Own, and the destroy closure itself (no new function): a method on the prototype needs `this`, and
-    // `process.on('SIGTERM', client[Symbol.dispose])`, an EventTarget listener or a DisposableStack call it with
+    // a signal handler given `client[Symbol.dispose]`, an EventTarget listener or a DisposableStack call it with
     // another `this` or none, which threw. Looked up per client, so a Symbol.dispose polyfilled after this module
     // loaded still counts.
     if (typeof Symbol.dispose === 'symbol') (this as unknown as Record<symbol, () => void>)[Symbol.dispose] = destroy;
