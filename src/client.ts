@@ -380,7 +380,7 @@ class TokenCache {
       const token = this.#adopt(round, reason, issued, 'endpoint', startedAt);
       if (shared !== undefined && this.#isCurrent(round)) {
         // Shared before the callers resume, so that a process exiting (or a Worker answering) right after
-        // getToken() has still shared it; but not for longer than half the token's remaining life, so that a slow
+        // getToken() has still shared it; but not for longer than half the time it is still served, so that a slow
         // store cannot hand out a short-lived token already expired. The lock goes once the write has landed
         // (or given up), so the fleet's waiters find the token rather than take the lock and fetch again.
         // The lock stays on the round meanwhile: clearToken() (the token retired) and destroy() still let it go at
@@ -395,8 +395,11 @@ class TokenCache {
         void written.then(() => round.lock?.release());
         // Measured to when this client stops serving the token (its buffer, up to 10 s, before the real expiry), not
         // to the real expiry: a short token waited on for half its real life came out already unusable.
+        // Its age by whichever clock says it is older, as #phase() reads it: a wall clock stepped back mid-request
+        // must not stretch the wait.
         const cached = this.#cached as CachedToken;
-        const remainingMs = cached.sentAt + cached.schedule.usableForMs - Date.now();
+        const age = Math.max(performance.now() - cached.sentAtMono, Date.now() - cached.sentAt);
+        const remainingMs = cached.schedule.usableForMs - age;
         await settledWithin(written, Math.min(settings.tokenStoreTimeoutMs, remainingMs / 2));
       }
       return token;

@@ -565,4 +565,35 @@ describe('review 2', () => {
     // stops serving it.
     expect(servedThen).toBe(true);
   });
+
+  it('bounds the wait on a slow store write by both clocks, when the wall clock stepped back mid-request', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    const store = { ...memory, set: () => new Promise<void>(() => undefined) }; // hangs until the 10 s timeout
+    const client = makeClient({
+      tokenStore: store,
+      tokenStoreTimeout: 10,
+      // A 10 s token (served until 5 s with the default buffer) answered after 1 s, the wall clock stepped back an
+      // hour meanwhile: by the wall clock it looks an hour younger than it is.
+      fetch: () =>
+        new Promise<Response>((resolve) =>
+          setTimeout(() => {
+            vi.setSystemTime(Date.now() - 3600_000);
+            resolve(tokenResponse('t1', 10));
+          }, 1_000),
+        ),
+    });
+    let outcome: { value?: string; error?: unknown } | undefined;
+    let servedThen: boolean | undefined;
+    void settle(client.getToken()).then((result) => {
+      outcome = result;
+      servedThen = client.state.hasValidToken;
+    });
+    for (let i = 0; i < 1_500 && outcome === undefined; i++) {
+      await vi.advanceTimersByTimeAsync(10);
+      for (let j = 0; j < 3; j++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(outcome).toEqual({ value: 't1' });
+    expect(servedThen).toBe(true);
+  });
 });
