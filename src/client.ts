@@ -244,7 +244,16 @@ class TokenCache {
     const age = Math.max(now - cached.sentAtMono, wall - cached.sentAt);
     const phase = tokenPhase(cached.schedule, age);
     this.#freshFrom = wall;
-    this.#freshUntil = phase === 'fresh' ? wall + Math.min(cached.schedule.refreshAfterMs - age, CLOCK_CHECK_MS) : 0;
+    // A wall clock stepped back by less than the time the window has already run stays inside it, undetected, and
+    // serves the token for up to the window's length longer in real time. Half the time left until the token is
+    // unusable bounds that: such a step can make the refresh start late, never hand out a token past its life
+    // (with a small buffer and little jitter the two instants nearly coincide).
+    const windowMs = Math.min(
+      cached.schedule.refreshAfterMs - age,
+      (cached.schedule.usableForMs - age) / 2,
+      CLOCK_CHECK_MS,
+    );
+    this.#freshUntil = phase === 'fresh' ? wall + windowMs : 0;
     return phase;
   }
 
@@ -303,6 +312,8 @@ class TokenCache {
       if (signal.aborted) throw abortReason(signal);
     };
     let lockSecret: string | undefined;
+    /** Set once the token's write is on its way: the lock then goes when the write settles, not in the finally. */
+    let lockedUntilWritten = false;
     try {
       const secrets =
         typeof settings.clientSecret === 'function'
@@ -369,18 +380,26 @@ class TokenCache {
       const token = this.#adopt(round, reason, issued, 'endpoint', startedAt);
       if (shared !== undefined && this.#isCurrent(round)) {
         // Shared before the callers resume, so that a process exiting (or a Worker answering) right after
-        // getToken() has still shared it; but not for longer than half the token's remaining life, so that a slow
+        // getToken() has still shared it; but not for longer than half the time it is still served, so that a slow
         // store cannot hand out a short-lived token already expired. The lock goes once the write has landed
         // (or given up), so the fleet's waiters find the token rather than take the lock and fetch again.
-        const lock = round.lock;
-        round.lock = undefined;
+        // The lock stays on the round meanwhile: clearToken() (the token retired) and destroy() still let it go at
+        // once, as they promise, rather than leave this client's next round, and the fleet, waiting on it until a
+        // slow write gives up. (Releasing is idempotent; the finally below leaves it to the write.)
         const { accessToken, sentAt, expiresInSeconds } = issued;
         const written = shared.publish(
           { accessToken, sentAt, expiresInSeconds },
           secrets[issued.secretIndex] as string,
         );
-        void written.then(() => lock?.release());
-        const remainingMs = sentAt + expiresInSeconds * 1000 - Date.now();
+        lockedUntilWritten = true;
+        void written.then(() => round.lock?.release());
+        // Measured to when this client stops serving the token (its buffer, up to 10 s, before the real expiry), not
+        // to the real expiry: a short token waited on for half its real life came out already unusable.
+        // Its age by whichever clock says it is older, as #phase() reads it: a wall clock stepped back mid-request
+        // must not stretch the wait.
+        const cached = this.#cached as CachedToken;
+        const age = Math.max(performance.now() - cached.sentAtMono, Date.now() - cached.sentAt);
+        const remainingMs = cached.schedule.usableForMs - age;
         await settledWithin(written, Math.min(settings.tokenStoreTimeoutMs, remainingMs / 2));
       }
       return token;
@@ -392,7 +411,7 @@ class TokenCache {
       this.#recordFailure(round, reason, failure, startedAt);
       throw failure;
     } finally {
-      void round.lock?.release();
+      if (!lockedUntilWritten) void round.lock?.release();
     }
   }
 
@@ -602,8 +621,8 @@ class TokenCache {
 
 /**
  * What users hold: the three methods as closures (so `const { getToken } = client` works, and the hot path is one
- * closure call), `state`, `fetch` and `Symbol.dispose` on the prototype. The cache is a private field, so
- * `console.log(client)` shows no state. Accessors on an object literal would cost each client a few hundred bytes
+ * closure call), `Symbol.dispose` as the very `destroy` closure, `state` and `fetch` on the (frozen) prototype. The
+ * cache is a private field, so `console.log(client)` shows no state. Accessors on an object literal would cost each client a few hundred bytes
  * more; on a class they are shared.
  */
 class PublicClient implements WristbandM2MClient {
@@ -621,6 +640,11 @@ class PublicClient implements WristbandM2MClient {
   ) {
     this.#cache = cache;
     this.#fetchImpl = fetchImpl;
+    // Own, and the destroy closure itself (no new function): a method on the prototype needs `this`, and
+    // a signal handler given `client[Symbol.dispose]`, an EventTarget listener or a DisposableStack call it with
+    // another `this` or none, which threw. Looked up per client, so a Symbol.dispose polyfilled after this module
+    // loaded still counts.
+    if (typeof Symbol.dispose === 'symbol') (this as unknown as Record<symbol, () => void>)[Symbol.dispose] = destroy;
     Object.freeze(this);
   }
 
@@ -633,13 +657,10 @@ class PublicClient implements WristbandM2MClient {
   }
 }
 
-if (typeof Symbol.dispose === 'symbol') {
-  Object.defineProperty(PublicClient.prototype, Symbol.dispose, {
-    value(this: PublicClient): void {
-      this.destroy();
-    },
-  });
-}
+// Frozen like each client: `state` and `fetch` live here, shared by every client, and a prototype left open would let
+// any code holding one client redefine them for all (a `fetch` getter that intercepts other modules' requests).
+Object.freeze(PublicClient.prototype);
+
 /**
  * Creates a client. It validates `config` at once (throwing an `INVALID_CONFIG` {@link WristbandM2MError} that names
  * the bad option) but does no I/O and starts no timer, so it is safe at module scope in Cloudflare Workers.

@@ -442,3 +442,158 @@ describe('review: state and hooks around clocks and destroy()', () => {
     expect(storeErrors).toEqual([]);
   });
 });
+
+describe('review 2', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  });
+
+  it('lets the store lock go at clearToken() while the retired token is still being written', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    let sets = 0;
+    // The first write (of t1) hangs until the store timeout gives it up; later writes land at once.
+    const store = {
+      ...memory,
+      set: (key: string, value: string, ttl: number) =>
+        ++sets === 1 ? new Promise<void>(() => undefined) : memory.set(key, value, ttl),
+    };
+    const { fetch } = scripted((n) => tokenResponse(`t${n}`, 3600));
+    const client = makeClient({ tokenStore: store, tokenStoreTimeout: 10, fetch });
+    let first = '';
+    client.getToken().then(
+      (token) => {
+        first = token;
+      },
+      () => undefined,
+    );
+    // t1 is in the cache (served to new callers at once) while its write hangs.
+    // (WebCrypto derives the store key on real threads: wait in real time, no fake timer firing.)
+    const realStart = process.hrtime.bigint();
+    while (!client.state.hasValidToken && process.hrtime.bigint() - realStart < 5_000_000_000n) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const t1 = await client.getToken();
+    expect(t1).toBe('t1');
+    expect(first).toBe('');
+    client.clearToken(t1);
+    let second: { value?: string; error?: unknown } | undefined;
+    void settle(client.getToken()).then((outcome) => {
+      second = outcome;
+    });
+    // 500 ms of fake time, 10 ms at a time, each step also given real time for WebCrypto.
+    for (let i = 0; i < 50 && second === undefined; i++) {
+      await vi.advanceTimersByTimeAsync(10);
+      for (let j = 0; j < 5; j++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The lock went with the retired token: the next round fetches at once rather than wait on this client's own
+    // lock until the hung write gives up (10 s).
+    expect(second).toEqual({ value: 't2' });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(first).toBe('t1');
+  });
+
+  it('serves no token past its usable life when the wall clock steps back less than the hot window ran', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0); // no jitter: the token is refreshed and dropped at 60 s
+    const { fetch, count } = scripted((n) => tokenResponse(`t${n}`, 60));
+    const client = makeClient({ tokenExpirationBuffer: 0, fetch });
+    expect(await client.getToken()).toBe('t1');
+    vi.advanceTimersByTime(59_500); // both clocks
+    expect(await client.getToken()).toBe('t1'); // a full check: fresh, the hot window is [59.5 s, 60 s) wall time
+    vi.advanceTimersByTime(400);
+    vi.setSystemTime(Date.now() - 400); // the wall clock steps back 400 ms, still inside the window
+    vi.advanceTimersByTime(400); // 60.3 s by the monotonic clock: t1 is past its life
+    // The hot path must not take the wall clock's word for it: a new token, not t1.
+    expect(await client.getToken()).toBe('t2');
+    expect(count()).toBe(2);
+  });
+
+  it('disposes through Symbol.dispose called unbound, as a signal handler or DisposableStack would call it', async () => {
+    const { fetch, count } = scripted((n) => tokenResponse(`t${n}`));
+    const client = makeClient({ fetch });
+    const dispose = (client as unknown as Record<symbol, () => void>)[Symbol.dispose] as () => void;
+    expect(dispose).toBe(client.destroy); // as the README says: the same function
+    const events = new EventTarget();
+    events.addEventListener('shutdown', dispose); // `this` is the EventTarget
+    events.dispatchEvent(new Event('shutdown'));
+    expect(() => dispose()).not.toThrow();
+    await expect(client.getToken()).rejects.toMatchObject({ code: 'CLIENT_DESTROYED' });
+    expect(count()).toBe(0);
+  });
+
+  it("lets no one redefine a client's state, fetch or dispose for every client through the shared prototype", async () => {
+    const { fetch } = scripted((n) => tokenResponse(`t${n}`));
+    const victim = makeClient({ fetch });
+    const other = makeClient({ fetch });
+    const prototype = Object.getPrototypeOf(other) as object;
+    expect(() =>
+      Object.defineProperty(prototype, 'fetch', {
+        get() {
+          return () => Promise.reject(new Error('intercepted'));
+        },
+      }),
+    ).toThrow(TypeError);
+    expect(Object.isFrozen(prototype)).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(victim), 'fetch')?.get).toBeTypeOf('function');
+  });
+
+  it('hands callers waiting on a slow store write a token the client itself still serves', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    // The write hangs until the store timeout (10 s) gives it up.
+    const store = { ...memory, set: () => new Promise<void>(() => undefined) };
+    // A 10 s token answered after 1 s: with the default 60 s buffer it is refreshed from 5 s (less jitter) and not
+    // served at all from 5 s on.
+    const client = makeClient({
+      tokenStore: store,
+      tokenStoreTimeout: 10,
+      fetch: () => new Promise<Response>((resolve) => setTimeout(() => resolve(tokenResponse('t1', 10)), 1_000)),
+    });
+    let outcome: { value?: string; error?: unknown } | undefined;
+    let servedThen: boolean | undefined;
+    void settle(client.getToken()).then((result) => {
+      outcome = result;
+      servedThen = client.state.hasValidToken;
+    });
+    // Fake time 10 ms at a time, each step also given real time for WebCrypto.
+    for (let i = 0; i < 1_000 && outcome === undefined; i++) {
+      await vi.advanceTimersByTimeAsync(10);
+      for (let j = 0; j < 3; j++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(outcome).toEqual({ value: 't1' });
+    // Waiting half the token's real remaining life (4.5 s) handed it out 5.5 s old: past the instant the client
+    // stops serving it.
+    expect(servedThen).toBe(true);
+  });
+
+  it('bounds the wait on a slow store write by both clocks, when the wall clock stepped back mid-request', async () => {
+    const { createMemoryTokenStore } = await import('../src/index.js');
+    const memory = createMemoryTokenStore();
+    const store = { ...memory, set: () => new Promise<void>(() => undefined) }; // hangs until the 10 s timeout
+    const client = makeClient({
+      tokenStore: store,
+      tokenStoreTimeout: 10,
+      // A 10 s token (served until 5 s with the default buffer) answered after 1 s, the wall clock stepped back an
+      // hour meanwhile: by the wall clock it looks an hour younger than it is.
+      fetch: () =>
+        new Promise<Response>((resolve) =>
+          setTimeout(() => {
+            vi.setSystemTime(Date.now() - 3600_000);
+            resolve(tokenResponse('t1', 10));
+          }, 1_000),
+        ),
+    });
+    let outcome: { value?: string; error?: unknown } | undefined;
+    let servedThen: boolean | undefined;
+    void settle(client.getToken()).then((result) => {
+      outcome = result;
+      servedThen = client.state.hasValidToken;
+    });
+    for (let i = 0; i < 1_500 && outcome === undefined; i++) {
+      await vi.advanceTimersByTimeAsync(10);
+      for (let j = 0; j < 3; j++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(outcome).toEqual({ value: 't1' });
+    expect(servedThen).toBe(true);
+  });
+});
