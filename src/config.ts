@@ -224,7 +224,7 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
   if (store !== undefined && !isTokenStore(store)) {
     throw invalidConfig(
       'tokenStore',
-      'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key).',
+      'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key) (and, if present, functions acquire and deleteIfEquals).',
     );
   }
   if (config.tokenStoreEncryption !== undefined && typeof config.tokenStoreEncryption !== 'boolean') {
@@ -338,12 +338,13 @@ export function tokenEndpointFor(domain: string): string {
 
 function isTokenStore(value: unknown): value is TokenStore {
   if (typeof value !== 'object' || value === null) return false;
-  const { get, set, delete: remove, acquire } = value as Record<string, unknown>;
+  const { get, set, delete: remove, acquire, deleteIfEquals } = value as Record<string, unknown>;
   return (
     typeof get === 'function' &&
     typeof set === 'function' &&
     typeof remove === 'function' &&
-    (acquire === undefined || typeof acquire === 'function')
+    (acquire === undefined || typeof acquire === 'function') &&
+    (deleteIfEquals === undefined || typeof deleteIfEquals === 'function')
   );
 }
 

@@ -280,6 +280,13 @@ describe('tokenStore', () => {
     }
   });
 
+  it('rejects optional store methods that are not functions, which would fail later in a lock release', () => {
+    for (const extra of [{ acquire: true }, { deleteIfEquals: 'yes' }]) {
+      const store = { ...createMemoryTokenStore(), ...extra } as unknown as TokenStore;
+      expect(() => testClient({ tokenStore: store })).toThrow(/`tokenStore` must be an object/);
+    }
+  });
+
   it('rejects a tokenStore without get, set and delete', () => {
     expect(() => testClient({ tokenStore: { get: async () => null } as unknown as TokenStore })).toThrow(
       /`tokenStore` must be an object/,
