@@ -35,13 +35,6 @@ const STORE_LOOK_MS = 100;
 const FORMS_PER_SECRET = 5;
 /** Credential forms kept for redaction beyond the current round's: those of about the last 8 secrets. */
 const MAX_CREDENTIAL_FORMS = 8 * FORMS_PER_SECRET;
-/**
- * Bounded store calls one round can make in sequence beyond the four that `maxRoundMs` counts: a round that waits
- * on the lock makes up to seven (read, acquire, then in the wait's last poll read, failure note, acquire and the
- * double-checking read, then the failure report), so without these a slow but working store would have its round
- * given up as wedged, its callers failed and a second round started.
- */
-const EXTRA_STORE_CALLS = 3;
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -162,8 +155,7 @@ function handOver(waitUntil: GetTokenOptions['waitUntil'], promise: Promise<stri
  * client costs well under a kilobyte until it is used, and `console.log(client)` shows nothing but its methods.
  */
 class TokenCache {
-  #token = '';
-  /** `Promise.resolve(#token)`, made once per token: the hot path hands it out instead of a new promise per call. */
+  /** `Promise.resolve(token)`, made once per token: the hot path hands it out instead of a new promise per call. */
   #resolved: Promise<string> | undefined;
   /** The hot path's window, in `Date.now()` time: from the last full check of both clocks, to when to check again. */
   #freshFrom = 0;
@@ -241,7 +233,7 @@ class TokenCache {
     const cached = this.#cached;
     if (cached === undefined) return 'unusable';
     const wall = Date.now();
-    const age = Math.max(now - cached.sentAtMono, wall - cached.sentAt);
+    const age = ageOf(cached, now, wall);
     const phase = tokenPhase(cached.schedule, age);
     this.#freshFrom = wall;
     // A wall clock stepped back by less than the time the window has already run stays inside it, undetected, and
@@ -270,11 +262,7 @@ class TokenCache {
       promise,
       generation: this.#generation,
       controller: new AbortController(),
-      abandonAt:
-        performance.now() +
-        this.#settings.maxRoundMs +
-        (this.#settings.tokenStore === undefined ? 0 : EXTRA_STORE_CALLS * this.#settings.tokenStoreTimeoutMs) +
-        ABANDON_GRACE_MS,
+      abandonAt: performance.now() + this.#settings.maxRoundMs + ABANDON_GRACE_MS,
       fail,
       lock: undefined,
       waiters: undefined,
@@ -358,7 +346,7 @@ class TokenCache {
           // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
           if (this.#isCurrent(round) && this.#phase(performance.now()) !== 'unusable') {
             this.#storeLookAt = performance.now() + STORE_LOOK_MS;
-            return this.#token;
+            return (this.#cached as CachedToken).accessToken;
           }
           const outcome = await shared.awaitHolder(
             ordered,
@@ -398,7 +386,7 @@ class TokenCache {
         // Its age by whichever clock says it is older, as #phase() reads it: a wall clock stepped back mid-request
         // must not stretch the wait.
         const cached = this.#cached as CachedToken;
-        const age = Math.max(performance.now() - cached.sentAtMono, Date.now() - cached.sentAt);
+        const age = ageOf(cached, performance.now(), Date.now());
         const remainingMs = cached.schedule.usableForMs - age;
         await settledWithin(written, Math.min(settings.tokenStoreTimeoutMs, remainingMs / 2));
       }
@@ -454,7 +442,6 @@ class TokenCache {
     );
     if (this.#isCurrent(round)) {
       this.#cached = { accessToken, sentAt, sentAtMono: issued.sentAtMono, schedule };
-      this.#token = accessToken;
       this.#resolved = Promise.resolve(accessToken);
       this.#phase(performance.now());
       this.#missReason = 'expired';
@@ -517,12 +504,10 @@ class TokenCache {
   }
 
   #clear(token: string | undefined): void {
-    if (token !== undefined && token !== this.#token) return;
-    if (this.#token !== '') this.#sharedCache()?.retire(this.#token);
-    this.#cached = undefined;
-    this.#token = '';
-    this.#resolved = undefined;
-    this.#freshUntil = 0;
+    const cached = this.#cached?.accessToken;
+    if (token !== undefined && token !== cached) return;
+    if (cached !== undefined) this.#sharedCache()?.retire(cached);
+    this.#dropCache();
     // The round in flight goes on for the callers already waiting, but can no longer fill the cache, and its lock
     // goes now: it will not share what it gets, so nobody should wait for it.
     const detached = this.#pending;
@@ -532,7 +517,6 @@ class TokenCache {
       // Not its lock any more: it must neither release it again later nor report a failure under it.
       detached.lock = undefined;
     }
-    this.#generation++;
     this.#missReason = token === undefined ? 'cleared' : 'unauthorized';
   }
 
@@ -541,8 +525,12 @@ class TokenCache {
     this.#destroyed = true;
     this.#stopBackgroundRefresh?.();
     for (const round of this.#rounds ?? []) this.#giveUp(round, clientDestroyed());
+    this.#dropCache();
+  }
+
+  /** Forgets the cached token, and moves to a new generation: no round started before can fill the cache. */
+  #dropCache(): void {
     this.#cached = undefined;
-    this.#token = '';
     this.#resolved = undefined;
     this.#freshUntil = 0;
     this.#generation++;
@@ -557,7 +545,8 @@ class TokenCache {
     const nextRoundAt = this.#nextRoundAt;
     // When it was sent, in the wall clock's current frame, by whichever clock says it is older (as phase() does):
     // a wall clock stepped back must not put expiresAt and refreshAt later than the instants they describe.
-    const sentAt = cached && Date.now() - Math.max(now - cached.sentAtMono, Date.now() - cached.sentAt);
+    const wall = Date.now();
+    const sentAt = cached && wall - ageOf(cached, now, wall);
     return Object.freeze({
       status: cached === undefined ? 'unavailable' : lastRefreshError === undefined ? 'fresh' : 'degraded',
       hasValidToken: cached !== undefined,
@@ -675,6 +664,14 @@ Object.freeze(PublicClient.prototype);
  */
 export function createWristbandM2MClient(config: WristbandM2MClientConfig): WristbandM2MClient {
   return new TokenCache(resolveConfig(config)).client();
+}
+
+/**
+ * How old a cached token is by whichever clock says it is older: a wall clock stepped back cannot make it younger,
+ * nor can a machine that slept (the monotonic clock stands still meanwhile).
+ */
+function ageOf(cached: CachedToken, monoNow: number, wallNow: number): number {
+  return Math.max(monoNow - cached.sentAtMono, wallNow - cached.sentAt);
 }
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first, leaving no timer behind. */

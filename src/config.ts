@@ -281,9 +281,16 @@ function secretOption(value: unknown): ResolvedConfig['clientSecret'] {
 }
 
 /**
+ * Store calls one round can make one after another: a read, an acquire and the read that double-checks a won lock;
+ * while waiting on another holder, a last poll's read, failure note and acquire; then the write or the failure
+ * report.
+ */
+const STORE_CALLS_PER_ROUND = 7;
+
+/**
  * How long one round can take at most: one request per extra secret plus {@link MAX_ATTEMPTS} for 5xx answers, the
- * pauses between those, the provider's call (assumed to return up to two secrets), and with a store its reads, the
- * lock, the lock wait and the writes.
+ * pauses between those, the provider's call (assumed to return up to two secrets), and with a store its sequential
+ * calls and the lock wait. The store lock lives this long too, so it outlasts the slowest round that holds it.
  */
 function maxRoundMs(
   secret: ResolvedConfig['clientSecret'],
@@ -292,7 +299,7 @@ function maxRoundMs(
 ): number {
   const provider = typeof secret === 'function';
   const requests = (provider ? 1 : secret.length - 1) + MAX_ATTEMPTS + (provider ? 1 : 0);
-  const storeMs = store === undefined ? 0 : 4 * store.storeTimeoutMs + store.lockWaitMs;
+  const storeMs = store === undefined ? 0 : STORE_CALLS_PER_ROUND * store.storeTimeoutMs + store.lockWaitMs;
   return requests * requestTimeoutMs + (MAX_ATTEMPTS - 1) * RETRY_DELAY_MS + storeMs;
 }
 

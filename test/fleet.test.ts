@@ -265,7 +265,7 @@ describe('a slow store is not mistaken for a wedged round (new-code bug)', () =>
     store.acquire = () => new Promise((resolve) => setTimeout(() => resolve(++acquires > 1), 990));
     const a = fleetClient(endpoint, store, { tokenStoreTimeout: 1, tokenRequestTimeout: 1, tokenStoreLockWait: 0.3 });
     const first = track(a.getToken());
-    // maxRoundMs counts 4 store calls (7.5 s here) and a call gives a round up 1 s after it: this round makes 7.
+    // maxRoundMs counts the 7 store calls a round can make in sequence (10.5 s here), plus 1 s before a call gives it up.
     await vi.advanceTimersByTimeAsync(8_700);
     expect(first.settled).toBe(false);
     const second = track(a.getToken());
