@@ -11,7 +11,7 @@ import {
   resolveConfig,
   type WristbandM2MClientConfig,
 } from './config.js';
-import { clientDestroyed, WristbandM2MError } from './errors.js';
+import { abortError, clientDestroyed, restated, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
 import { backoffMs, type TokenPhase, tokenPhase, type TokenSchedule, tokenSchedule } from './lifecycle.js';
 import { credentialForms } from './redact.js';
@@ -297,7 +297,7 @@ class TokenCache {
     const startedAt = performance.now();
     const { signal } = round.controller;
     const check = (): void => {
-      if (signal.aborted) throw abortReason(signal);
+      if (signal.aborted) throw abortError(signal);
     };
     let lockSecret: string | undefined;
     /** Set once the token's write is on its way: the lock then goes when the write settles, not in the finally. */
@@ -707,23 +707,12 @@ function aborted(signal: AbortSignal): WristbandM2MError {
   );
 }
 
-function abortReason(signal: AbortSignal): WristbandM2MError {
-  return signal.reason instanceof WristbandM2MError ? signal.reason : clientDestroyed();
-}
-
 function backingOff(last: WristbandM2MError, retryAfterMs: number): WristbandM2MError {
   const seconds = Math.ceil(retryAfterMs / 100) / 10;
-  return new WristbandM2MError(
-    last.code,
-    `${last.message} No token request is sent for ${seconds} s after repeated failures.`,
-    {
-      status: last.status,
-      error: last.error,
-      errorDescription: last.errorDescription,
-      attempts: 0,
-      retryAfterMs,
-    } as ConstructorParameters<typeof WristbandM2MError>[2],
-  );
+  return restated(last, `${last.message} No token request is sent for ${seconds} s after repeated failures.`, {
+    attempts: 0,
+    retryAfterMs,
+  });
 }
 
 function roundAbandoned(maxRoundMs: number): WristbandM2MError {

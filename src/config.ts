@@ -1,4 +1,4 @@
-import { invalidConfig, type WristbandM2MError } from './errors.js';
+import { describeValue, invalidConfig, type WristbandM2MError } from './errors.js';
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
 import { asSecretList, type ClientSecret, secretListProblem } from './secrets.js';
 import type { TokenStore } from './store/types.js';
@@ -230,7 +230,7 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
   if (config.tokenStoreEncryption !== undefined && typeof config.tokenStoreEncryption !== 'boolean') {
     throw invalidConfig(
       'tokenStoreEncryption',
-      `must be true or false (got ${describe(config.tokenStoreEncryption)}).`,
+      `must be true or false (got ${describeValue(config.tokenStoreEncryption)}).`,
     );
   }
 
@@ -267,7 +267,7 @@ function secretOption(value: unknown): ResolvedConfig['clientSecret'] {
   if (value === undefined || value === null) {
     throw invalidConfig(
       'clientSecret',
-      `is required: a secret, a list of secrets, or a function returning them (got ${describe(value)}).`,
+      `is required: a secret, a list of secrets, or a function returning them (got ${describeValue(value)}).`,
     );
   }
   const problem = secretListProblem(value);
@@ -367,7 +367,7 @@ export function isLoopbackHost(hostname: string): boolean {
 
 function requireText(value: unknown, option: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw invalidConfig(option, `is required and must be a non-empty string (got ${describe(value)}).`);
+    throw invalidConfig(option, `is required and must be a non-empty string (got ${describeValue(value)}).`);
   }
   return value;
 }
@@ -379,14 +379,14 @@ function requireText(value: unknown, option: string): string {
 function optionalSeconds(value: unknown, option: string, min: number | 'positive', max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw invalidConfig(option, `must be a finite number of seconds (got ${describe(value)}).`);
+    throw invalidConfig(option, `must be a finite number of seconds (got ${describeValue(value)}).`);
   }
   const tooLow = (seconds: number) => (min === 'positive' ? seconds <= 0 : seconds < min);
   if (tooLow(value) || value > max) {
     const range = min === 'positive' ? 'greater than 0' : `at least ${min}`;
     const inMilliseconds = value > max && !tooLow(value / 1000) && value / 1000 <= max;
     const hint = inMilliseconds ? ` The unit is seconds, not milliseconds: did you mean ${value / 1000}?` : '';
-    throw invalidConfig(option, `must be ${range} and at most ${max} seconds (got ${describe(value)}).${hint}`);
+    throw invalidConfig(option, `must be ${range} and at most ${max} seconds (got ${describeValue(value)}).${hint}`);
   }
   return value;
 }
@@ -441,16 +441,7 @@ function everyOption<const T extends readonly (keyof WristbandM2MClientConfig)[]
 
 function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
   if (value !== undefined && typeof value !== 'function') {
-    throw invalidConfig(option, `must be a function (got ${describe(value)}).`);
+    throw invalidConfig(option, `must be a function (got ${describeValue(value)}).`);
   }
   return value;
-}
-
-/** Names the kind of a bad value without ever echoing it: it may be a secret put in the wrong option. */
-function describe(value: unknown): string {
-  if (typeof value === 'number')
-    return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
-  if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() ? 'a string' : 'a blank string';
-  if (value == null) return String(value);
-  return Array.isArray(value) ? 'an array' : `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
 }

@@ -115,3 +115,37 @@ export function clientDestroyed(): WristbandM2MError {
     'This Wristband M2M client was destroyed; create a new one to get tokens.',
   );
 }
+
+/** The error for work cut short by `signal`: its reason when it is one of ours, else `CLIENT_DESTROYED`. */
+export function abortError(signal: AbortSignal): WristbandM2MError {
+  return signal.reason instanceof WristbandM2MError ? signal.reason : clientDestroyed();
+}
+
+/**
+ * `error` told again with a new message: its code and the server's fields kept, any of them replaced by `details`.
+ * Only the fields of the type, never its `cause`, which the new message does not speak for.
+ */
+export function restated(
+  error: Pick<WristbandM2MError, 'code' | 'status' | 'error'> & Partial<WristbandM2MError>,
+  message: string,
+  details: WristbandM2MErrorDetails = {},
+): WristbandM2MError {
+  const { status, error: oauthError, errorDescription, attempts, retryAfterMs } = error;
+  return new WristbandM2MError(error.code, message, {
+    status,
+    error: oauthError,
+    errorDescription,
+    attempts,
+    retryAfterMs,
+    ...details,
+  } as WristbandM2MErrorDetails);
+}
+
+/** Names the kind of a bad value without ever echoing it: it may be a secret put in the wrong option. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number')
+    return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : value.trim() ? 'a string' : 'a blank string';
+  if (value == null) return String(value);
+  return Array.isArray(value) ? 'an array' : `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
+}

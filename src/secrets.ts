@@ -2,7 +2,7 @@
  * Which client secret to send: a fixed list tried in order with the one that last worked first, or a provider
  * function (a secrets manager) asked once per token round. Nothing here ever puts a secret's value in a message.
  */
-import { WristbandM2MError } from './errors.js';
+import { describeValue, WristbandM2MError } from './errors.js';
 
 /** One secret, a list tried in order, or a function returning either (sync or async), called once per token round. */
 export type ClientSecret =
@@ -16,11 +16,11 @@ export type ClientSecret =
  */
 export function secretListProblem(value: unknown): string | undefined {
   if (typeof value === 'string') return value.trim() === '' ? 'is blank' : undefined;
-  if (!Array.isArray(value)) return `is not a string or an array of strings (got ${typeName(value)})`;
+  if (!Array.isArray(value)) return `is not a string or an array of strings (got ${describeValue(value)})`;
   if (value.length === 0) return 'is an empty list';
   for (let index = 0; index < value.length; index++) {
     const entry: unknown = value[index];
-    if (typeof entry !== 'string') return `has a non-string entry at index ${index} (got ${typeName(entry)})`;
+    if (typeof entry !== 'string') return `has a non-string entry at index ${index} (got ${describeValue(entry)})`;
     if (entry.trim() === '') return `has a blank entry at index ${index}`;
     const first = value.indexOf(entry);
     if (first !== index) return `has the same secret at index ${first} and ${index}`;
@@ -71,7 +71,7 @@ export async function callSecretProvider(
     // Only our own timeout and the round's abort pass as they are. A provider's WristbandM2MError (one built on
     // another client) is still the provider failing: it becomes CLIENT_SECRET_UNAVAILABLE like any other error.
     if (error === timeout || (signal?.aborted && error === signal.reason)) throw error;
-    throw unavailable('threw or rejected', { name: error instanceof Error ? error.name : typeName(error) });
+    throw unavailable('threw or rejected', { name: error instanceof Error ? error.name : describeValue(error) });
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', abort);
@@ -87,12 +87,4 @@ function unavailable(problem: string, cause?: { name: string }): WristbandM2MErr
     `The clientSecret function ${problem}; no token request was sent. Check the secrets manager it reads.`,
     cause === undefined ? {} : { cause },
   );
-}
-
-/** Names a value's type without ever showing it. */
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  const type = typeof value;
-  return type === 'undefined' ? type : type === 'object' ? 'an object' : `a ${type}`;
 }

@@ -3,7 +3,7 @@
  * policy around it: a timeout per attempt, a cap on the bytes read, and retries for 5xx answers only.
  */
 import type { FetchImplementation, ResolvedConfig } from './config.js';
-import { clientDestroyed, WristbandM2MError, type WristbandM2MErrorDetails } from './errors.js';
+import { abortError, restated, WristbandM2MError } from './errors.js';
 import { parseRetryAfter } from './lifecycle.js';
 import { basicAuthorization, redact, sanitizeError } from './redact.js';
 import { pause } from './timers.js';
@@ -67,7 +67,7 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
     const stop = new Promise<never>((_, reject) => {
       const end = (): void => {
         controller.abort();
-        reject(signal.aborted ? clientAborted(signal) : timeoutError(attempt));
+        reject(signal.aborted ? abortError(signal) : timeoutError(attempt));
       };
       timer = setTimeout(end, timeoutMs);
       signal.addEventListener('abort', end, { once: true });
@@ -155,7 +155,7 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
     let position = 0;
     let serverErrors = 0;
     for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) throw clientAborted(signal);
+      if (signal.aborted) throw abortError(signal);
       const secretIndex = order[position] as number;
       try {
         return { ...(await attemptOnce(secrets[secretIndex] as string, attempt, signal)), secretIndex };
@@ -173,7 +173,7 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
         serverErrors++;
       }
       await pause(RETRY_DELAY_MS, signal).catch(() => {
-        throw clientAborted(signal);
+        throw abortError(signal);
       });
     }
   };
@@ -202,22 +202,11 @@ export function isRejectedCredential(error: WristbandM2MError): boolean {
 }
 
 function allSecretsRejected(last: WristbandM2MError, count: number): WristbandM2MError {
-  return new WristbandM2MError(
-    last.code,
+  return restated(
+    last,
     `${last.message.replace(/; check clientId.*$/, '')}; all ${count} client secrets were rejected: check clientId ` +
       'and the secrets against the OAuth2 client in the Wristband dashboard.',
-    {
-      status: last.status,
-      error: last.error,
-      errorDescription: last.errorDescription,
-      attempts: last.attempts,
-    } as WristbandM2MErrorDetails,
   );
-}
-
-/** The error for a round cut short by `signal`: its reason when it is one of ours, else `CLIENT_DESTROYED`. */
-function clientAborted(signal: AbortSignal): WristbandM2MError {
-  return signal.reason instanceof WristbandM2MError ? signal.reason : clientDestroyed();
 }
 
 class ResponseTooLarge extends Error {}
@@ -307,7 +296,7 @@ function parseOAuthError(text: string | undefined, redact: (text: string) => str
   return out;
 }
 
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value)

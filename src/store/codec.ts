@@ -5,7 +5,7 @@
  * misread each other's records; a reader tries the key of every secret it holds.
  */
 import { WristbandM2MError } from '../errors.js';
-import { isUsableAccessToken, MAX_TOKEN_LIFETIME_SECONDS } from '../token-request.js';
+import { isUsableAccessToken, MAX_TOKEN_LIFETIME_SECONDS, parseJsonObject } from '../token-request.js';
 import type { SharedToken, TokenStoreOperation } from './types.js';
 
 const RECORD_VERSION = 'v2';
@@ -46,7 +46,7 @@ export async function secretRecords(secret: string, prefix: string, encrypted: b
     return {
       key,
       seal: async (record) => JSON.stringify(record),
-      open: async (value) => asSharedToken(parseJson(value)),
+      open: async (value) => asSharedToken(parseJsonObject(value)),
     };
   const additionalData = encoder.encode(key);
   const aesKey = await crypto.subtle.importKey('raw', bits.subarray(0, KEY_BYTES), 'AES-GCM', false, [
@@ -73,7 +73,7 @@ export async function secretRecords(secret: string, prefix: string, encrypted: b
           aesKey,
           fromBase64Url(sealed),
         );
-        return asSharedToken(parseJson(new TextDecoder().decode(plaintext)));
+        return asSharedToken(parseJsonObject(new TextDecoder().decode(plaintext)));
       } catch {
         return undefined;
       }
@@ -126,14 +126,6 @@ function asSharedToken(value: unknown): SharedToken | undefined {
   return valid
     ? { accessToken, sentAt, expiresInSeconds: Math.min(expiresInSeconds, MAX_TOKEN_LIFETIME_SECONDS) }
     : undefined;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function toBase64Url(bytes: Uint8Array): string {

@@ -5,10 +5,10 @@
  * `onTokenStoreError`, never a failed `getToken()`.
  */
 import type { ResolvedConfig } from '../config.js';
-import { WristbandM2MError, type WristbandM2MErrorCode } from '../errors.js';
+import { restated, type WristbandM2MError, type WristbandM2MErrorCode } from '../errors.js';
 import { callHook } from '../hooks.js';
 import { pause } from '../timers.js';
-import { isRejectedCredential } from '../token-request.js';
+import { isRejectedCredential, parseJsonObject } from '../token-request.js';
 import { boundedStoreCall, secretRecords, type SecretRecords, storeError, tokenStoreKeyPrefix } from './codec.js';
 import type { SharedToken, TokenStore, TokenStoreOperation } from './types.js';
 
@@ -201,7 +201,7 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     const acquire = store.acquire?.bind(store);
     if (acquire === undefined) return undefined;
     const key = `${(await recordsFor(secret)).key}:lock`;
-    const owner = randomId();
+    const owner = crypto.randomUUID();
     const call = invoke(() => acquire(key, lockTtlSeconds, owner));
     // A store that cannot answer counts as a lock won: better a request too many than no token.
     const won: unknown = await attempt('acquire', () => call, true);
@@ -229,15 +229,7 @@ export function createSharedCache(store: TokenStore, settings: ResolvedConfig): 
     const value = await getString(`${(await recordsFor(secret)).key}:failed`);
     const note = value === undefined ? undefined : parseFailure(value);
     if (note === undefined) return undefined;
-    return new WristbandM2MError(
-      note.code,
-      `${note.message} (reported through the token store by the process holding its lock)`,
-      {
-        status: note.status,
-        error: note.error,
-        retryAfterMs: note.retryAfterMs,
-      } as ConstructorParameters<typeof WristbandM2MError>[2],
-    );
+    return restated(note, `${note.message} (reported through the token store by the process holding its lock)`);
   }
 
   return {
@@ -319,10 +311,6 @@ function invoke<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-function randomId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 interface FailureNote {
   code: WristbandM2MErrorCode;
   message: string;
@@ -333,13 +321,7 @@ interface FailureNote {
 
 /** A failure note as another process wrote it; fields of the wrong type are dropped, an unknown code voids it. */
 function parseFailure(value: string): FailureNote | undefined {
-  let note: Record<string, unknown>;
-  try {
-    note = Object(JSON.parse(value)) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  const { code, message, status, error, retryAfterMs } = note;
+  const { code, message, status, error, retryAfterMs } = parseJsonObject(value) ?? {};
   if (!SHAREABLE_FAILURES.includes(code as WristbandM2MErrorCode) || typeof message !== 'string') return undefined;
   return {
     code: code as WristbandM2MErrorCode,
