@@ -17,7 +17,7 @@ import { backoffMs, type TokenPhase, tokenPhase, type TokenSchedule, tokenSchedu
 import { credentialForms } from './redact.js';
 import { callSecretProvider, secretOrder } from './secrets.js';
 import { createSharedCache, type HeldLock, type SharedCache, type StoredToken } from './store/shared-cache.js';
-import { startUnrefInterval } from './timers.js';
+import { startUnrefInterval, within } from './timers.js';
 import { createTokenRequester, type IssuedToken, type TokenRequester } from './token-request.js';
 
 /**
@@ -676,14 +676,7 @@ function ageOf(cached: CachedToken, monoNow: number, wallNow: number): number {
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first, leaving no timer behind. */
 function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, Math.max(0, ms));
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    promise.then(done, done);
-  });
+  return within(promise, Math.max(0, ms), noop).then(noop, noop);
 }
 
 /** A token read from the store, in the shape of an endpoint answer; `order` maps its position back to the list's. */

@@ -3,6 +3,7 @@
  * function (a secrets manager) asked once per token round. Nothing here ever puts a secret's value in a message.
  */
 import { describeValue, WristbandM2MError } from './errors.js';
+import { within } from './timers.js';
 
 /** One secret, a list tried in order, or a function returning either (sync or async), called once per token round. */
 export type ClientSecret =
@@ -54,27 +55,16 @@ export async function callSecretProvider(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<readonly string[]> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = unavailable(`did not answer within tokenRequestTimeout (${timeoutMs / 1000} s)`);
-  // The round's abort (destroy(), a round given up) ends the wait at once, so no timer outlives the client.
-  let abort = (): void => undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeout), timeoutMs);
-    abort = () => reject(signal?.reason);
-  });
-  if (signal?.aborted) abort();
-  signal?.addEventListener('abort', abort, { once: true });
   let answer: unknown;
   try {
-    answer = await Promise.race([new Promise((resolve) => resolve(provider())), timedOut]);
+    // The round's abort (destroy(), a round given up) ends the wait at once, so no timer outlives the client.
+    answer = await within(new Promise((resolve) => resolve(provider())), timeoutMs, () => timeout, signal);
   } catch (error) {
     // Only our own timeout and the round's abort pass as they are. A provider's WristbandM2MError (one built on
     // another client) is still the provider failing: it becomes CLIENT_SECRET_UNAVAILABLE like any other error.
     if (error === timeout || (signal?.aborted && error === signal.reason)) throw error;
     throw unavailable('threw or rejected', { name: error instanceof Error ? error.name : describeValue(error) });
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', abort);
   }
   const problem = secretListProblem(answer);
   if (problem !== undefined) throw unavailable(`returned a value that ${problem}`);

@@ -47,3 +47,42 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Settles as `promise` does, unless `ms` pass first (it then rejects with what `onTimeout()` returns) or `signal`
+ * aborts first (it rejects with `signal.reason`). Its timer and abort listener go as soon as it settles, so a promise
+ * that never settles (a hung store, a fetch that ignores its signal) holds nothing once the time is up.
+ */
+export function within<T>(
+  promise: PromiseLike<T>,
+  ms: number,
+  onTimeout: () => unknown,
+  signal?: AbortSignal,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const end = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      end();
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      end();
+      reject(onTimeout());
+    }, ms);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        end();
+        resolve(value);
+      },
+      (error: unknown) => {
+        end();
+        reject(error);
+      },
+    );
+  });
+}

@@ -6,7 +6,7 @@ import type { FetchImplementation, ResolvedConfig } from './config.js';
 import { abortError, restated, WristbandM2MError } from './errors.js';
 import { parseRetryAfter } from './lifecycle.js';
 import { basicAuthorization, redact, sanitizeError } from './redact.js';
-import { pause } from './timers.js';
+import { pause, within } from './timers.js';
 
 export { basicAuthorization, formUrlEncode } from './redact.js';
 
@@ -62,21 +62,12 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
     signal: AbortSignal,
   ): Promise<Omit<IssuedToken, 'secretIndex'>> {
     const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // The attempt ends at the timeout or the round's abort even when a fetch implementation ignores its signal.
-    const stop = new Promise<never>((_, reject) => {
-      const end = (): void => {
-        controller.abort();
-        reject(signal.aborted ? abortError(signal) : timeoutError(attempt));
-      };
-      timer = setTimeout(end, timeoutMs);
-      signal.addEventListener('abort', end, { once: true });
-      controller.signal.addEventListener('abort', () => signal.removeEventListener('abort', end), { once: true });
-    });
     try {
-      return await Promise.race([send(secret, attempt, controller.signal), stop]);
+      // The attempt ends at the timeout or the round's abort even when a fetch implementation ignores its signal.
+      return await within(send(secret, attempt, controller.signal), timeoutMs, () => timeoutError(attempt), signal);
+    } catch (error) {
+      throw signal.aborted ? abortError(signal) : error;
     } finally {
-      clearTimeout(timer);
       controller.abort();
     }
   }

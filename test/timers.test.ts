@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { pause, startUnrefInterval } from '../src/timers.js';
+import { pause, startUnrefInterval, within } from '../src/timers.js';
 import { startTokenServer } from '../demo/token-server.mjs';
 
 const run = promisify(execFile);
@@ -66,6 +66,46 @@ describe('pause', () => {
     await expect(paused).rejects.toThrow('stop');
     expect(vi.getTimerCount()).toBe(0);
     await expect(pause(1, AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
+  });
+});
+
+describe('within', () => {
+  const timedOut = new Error('timed out');
+
+  it('settles as the promise does, and leaves no timer or listener', async () => {
+    vi.useFakeTimers();
+    const controller = new AbortController();
+    const remove = vi.spyOn(controller.signal, 'removeEventListener');
+    await expect(within(Promise.resolve('value'), 1000, () => timedOut, controller.signal)).resolves.toBe('value');
+    const failure = new Error('failed');
+    await expect(within(Promise.reject(failure), 1000, () => timedOut, controller.signal)).rejects.toBe(failure);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(remove).toHaveBeenCalledTimes(2);
+  });
+
+  it('rejects with onTimeout() once the time is up, however long the promise hangs', async () => {
+    vi.useFakeTimers();
+    const result = within(new Promise(() => undefined), 1000, () => timedOut);
+    const settled = vi.fn();
+    result.catch(settled);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(settled).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settled).toHaveBeenCalledWith(timedOut);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('rejects with the abort reason at once, before or during the wait, and clears its timer', async () => {
+    vi.useFakeTimers();
+    const reason = new Error('stop');
+    await expect(within(new Promise(() => undefined), 1000, () => timedOut, AbortSignal.abort(reason))).rejects.toBe(
+      reason,
+    );
+    const controller = new AbortController();
+    const result = within(new Promise(() => undefined), 1000, () => timedOut, controller.signal);
+    controller.abort(reason);
+    await expect(result).rejects.toBe(reason);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { WristbandM2MError } from '../errors.js';
 import { isUsableAccessToken, MAX_TOKEN_LIFETIME_SECONDS, parseJsonObject } from '../token-request.js';
+import { within } from '../timers.js';
 import type { SharedToken, TokenStoreOperation } from './types.js';
 
 const RECORD_VERSION = 'v2';
@@ -86,21 +87,12 @@ export async function secretRecords(secret: string, prefix: string, encrypted: b
  * `TOKEN_STORE_ERROR` that names the operation and keeps the store's own error as `cause`.
  */
 export function boundedStoreCall<T>(operation: TokenStoreOperation, call: Promise<T>, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const fail = (cause: unknown, problem: string): void =>
-      reject(storeError(operation, `${problem}; treated as a cache miss`, cause));
-    const timer = setTimeout(() => fail(undefined, `took longer than ${timeoutMs} ms`), timeoutMs);
-    call.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        fail(error, 'failed');
-      },
-    );
+  const fail = (problem: string, cause?: unknown): WristbandM2MError =>
+    storeError(operation, `${problem}; treated as a cache miss`, cause);
+  const failed = call.catch((error: unknown) => {
+    throw fail('failed', error);
   });
+  return within(failed, timeoutMs, () => fail(`took longer than ${timeoutMs} ms`));
 }
 
 /** A `TOKEN_STORE_ERROR` about one operation. */
