@@ -38,6 +38,8 @@ export async function startTokenServer(options = {}) {
   const requests = [];
   /** @type {Map<string, number>} token -> expiry in ms since the epoch */
   const issued = new Map();
+  /** Bumped by reset(): a request received before it must not take an answer scripted after it. */
+  let resets = 0;
 
   const server = http.createServer((req, res) => {
     let body = '';
@@ -54,13 +56,20 @@ export async function startTokenServer(options = {}) {
         url: req.url,
         body,
       });
-      setTimeout(() => answer(req, res, body), latencyMs);
+      // A request still waiting out its latency when reset() runs (its client may be long gone, even a process that
+      // has exited) is answered as unscripted: otherwise it would take what the next test scripts after the reset,
+      // and that test's request would get the answer meant for it.
+      const receivedAt = resets;
+      setTimeout(() => answer(req, res, body, receivedAt === resets), latencyMs);
     });
   });
 
-  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} body */
-  function answer(req, res, body) {
-    const next = script.shift();
+  /**
+   * @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} body
+   * @param {boolean} scripted whether the script applies: false for a request received before the latest reset()
+   */
+  function answer(req, res, body, scripted) {
+    const next = scripted ? script.shift() : undefined;
     if (typeof next === 'function') return next(req, res);
     if (typeof next === 'number')
       return json(res, next, { error: 'server_error', error_description: `scripted ${next}` });
@@ -120,6 +129,7 @@ export async function startTokenServer(options = {}) {
   };
 
   function reset() {
+    resets++;
     accepted.splice(0, accepted.length, clientSecret);
     script.length = 0;
     requests.length = 0;
@@ -166,7 +176,10 @@ export async function startTokenServer(options = {}) {
     answerNext(...answers) {
       script.push(...answers);
     },
-    /** Forgets the script, the request log and the latency, and accepts `clientSecret` alone again. */
+    /**
+     * Forgets the script, the request log and the latency, and accepts `clientSecret` alone again. Requests received
+     * before it and still waiting out their latency get unscripted answers: they never take the next script's.
+     */
     reset,
     /** @param {number} ms delay before every answer */
     setLatency(ms) {

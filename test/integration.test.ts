@@ -66,6 +66,27 @@ describe('against a local Wristband-compatible token endpoint', () => {
     expect(server.requestCount).toBe(3);
   });
 
+  // The runtime matrix flake ("Node 22 CJS: retries a 503, then succeeds: 1 requests"): the runtime before left its
+  // abort check's request waiting out a 1 s latency on the shared server; it was answered just after the next
+  // runtime's reset() and fail-next, took the 503, and the retry check saw a first attempt answered 200.
+  it('a request received before reset() never takes an answer scripted after it', async () => {
+    server.setLatency(200);
+    const gone = new AbortController();
+    const abandoned = fetch(server.tokenEndpoint, { method: 'POST', signal: gone.signal }).catch(() => undefined);
+    while (server.requestCount === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    gone.abort();
+    await abandoned;
+    server.reset();
+    server.failNext(503);
+    // Past the abandoned request's answer: its 200 ms timer was set first, so it fires before this one.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    let attempts: number | undefined;
+    const token = await client({ onTokenRefreshed: (event) => (attempts = event.attempts) }).getToken();
+    expect(server.verify(token)).toBe('valid');
+    expect(attempts).toBe(2);
+    expect(server.requestCount).toBe(2);
+  });
+
   it('fails at once on wrong credentials with the OAuth error', async () => {
     const { error } = await settle(client({ clientSecret: 'wrong-secret' }).getToken());
     expect(error).toBeInstanceOf(WristbandM2MError);
