@@ -676,7 +676,7 @@ function ageOf(cached: CachedToken, monoNow: number, wallNow: number): number {
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first, leaving no timer behind. */
 function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  return within(promise, Math.max(0, ms), noop).then(noop, noop);
+  return within(() => promise, Math.max(0, ms), noop).then(noop, noop);
 }
 
 /** A token read from the store, in the shape of an endpoint answer; `order` maps its position back to the list's. */

@@ -59,7 +59,7 @@ export async function callSecretProvider(
   let answer: unknown;
   try {
     // The round's abort (destroy(), a round given up) ends the wait at once, so no timer outlives the client.
-    answer = await within(new Promise((resolve) => resolve(provider())), timeoutMs, () => timeout, signal);
+    answer = await within(provider, timeoutMs, () => timeout, signal);
   } catch (error) {
     // Only our own timeout and the round's abort pass as they are. A provider's WristbandM2MError (one built on
     // another client) is still the provider failing: it becomes CLIENT_SECRET_UNAVAILABLE like any other error.

@@ -49,12 +49,14 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Settles as `promise` does, unless `ms` pass first (it then rejects with what `onTimeout()` returns) or `signal`
- * aborts first (it rejects with `signal.reason`). Its timer and abort listener go as soon as it settles, so a promise
+ * Calls `start` and settles as its promise does, unless `ms` pass first (it then rejects with what `onTimeout()`
+ * returns) or `signal` aborts first (it rejects with `signal.reason`, at once, without calling `start` if it already
+ * has). The time counts from before `start` is called, so its synchronous part (a blocking secrets manager, a slow
+ * fetch implementation) counts against it too. Its timer and abort listener go as soon as it settles, so a promise
  * that never settles (a hung store, a fetch that ignores its signal) holds nothing once the time is up.
  */
 export function within<T>(
-  promise: PromiseLike<T>,
+  start: () => T | PromiseLike<T>,
   ms: number,
   onTimeout: () => unknown,
   signal?: AbortSignal,
@@ -72,9 +74,10 @@ export function within<T>(
       end();
       reject(onTimeout());
     }, ms);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-    promise.then(
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // A synchronous throw, or a plain value, from `start` settles it like a promise would.
+    new Promise<T>((settle) => settle(start())).then(
       (value) => {
         end();
         resolve(value);

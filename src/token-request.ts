@@ -61,14 +61,24 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
     attempt: number,
     signal: AbortSignal,
   ): Promise<Omit<IssuedToken, 'secretIndex'>> {
+    // The fetch's own signal aborts the moment the round does or the time is up, not a few ticks later: destroy()
+    // returns with it aborted, so a fetch implementation (or its socket) lets go at once.
     const controller = new AbortController();
+    const abort = (): void => controller.abort();
+    signal.addEventListener('abort', abort, { once: true });
     try {
       // The attempt ends at the timeout or the round's abort even when a fetch implementation ignores its signal.
-      return await within(send(secret, attempt, controller.signal), timeoutMs, () => timeoutError(attempt), signal);
+      return await within(
+        () => send(secret, attempt, controller.signal),
+        timeoutMs,
+        () => (abort(), timeoutError(attempt)),
+        signal,
+      );
     } catch (error) {
       throw signal.aborted ? abortError(signal) : error;
     } finally {
-      controller.abort();
+      signal.removeEventListener('abort', abort);
+      abort();
     }
   }
 

@@ -121,6 +121,24 @@ describe('a list of secrets', () => {
     }
   });
 
+  it('honours a Retry-After on rejected secrets the same with a list as with one secret', async () => {
+    // A 429 whose OAuth error is invalid_client rejects the secret and asks for a pause; a list used to drop the pause
+    // when it reworded the error ("all 2 client secrets were rejected"), so the next call asked again at once.
+    for (const clientSecret of [OLD, [OLD, NEW]]) {
+      const log = onTokenEndpoint(() =>
+        HttpResponse.json({ error: 'invalid_client' }, { status: 429, headers: { 'Retry-After': '30' } }),
+      );
+      const client = testClient({ clientSecret });
+      const { error: first } = await settle(client.getToken());
+      expect(first).toMatchObject({ code: 'TOKEN_ENDPOINT_HTTP_ERROR', status: 429, retryAfterMs: 30_000 });
+      const sent = log.count;
+      const { error: second } = await settle(client.getToken());
+      expect(second).toMatchObject({ status: 429, attempts: 0 });
+      expect(log.count).toBe(sent);
+      client.destroy();
+    }
+  });
+
   it('starts the next round with the secret that worked, and reports its configured position', async () => {
     let accepted = [NEW];
     const { log, sent } = rotatingEndpoint(() => accepted);
@@ -377,6 +395,20 @@ describe('a secret provider', () => {
     expect(await client.getToken()).toBe('token-1');
     expect(calls).toBe(2);
     expect(log.count).toBe(1);
+  });
+  it('counts its synchronous part against tokenRequestTimeout, as a blocking secrets manager would spend it', async () => {
+    const log = onTokenEndpoint(() => tokenResponse('token-1'));
+    const provider = (): Promise<string> => {
+      vi.advanceTimersByTime(150); // blocking work: the clock moves on while no timer can fire
+      return new Promise((resolve) => setTimeout(() => resolve(NEW), 150));
+    };
+    // 300 ms in all against 200 ms: the timer runs from before the call, so it fires once the loop is free again.
+    const result = settle(testClient({ tokenRequestTimeout: 0.2, clientSecret: provider }).getToken());
+    await vi.advanceTimersByTimeAsync(150);
+    const { error } = await result;
+    expect(error).toMatchObject({ code: 'CLIENT_SECRET_UNAVAILABLE' });
+    expect((error as Error).message).toContain('did not answer within tokenRequestTimeout');
+    expect(log.count).toBe(0);
   });
 });
 

@@ -76,16 +76,34 @@ describe('within', () => {
     vi.useFakeTimers();
     const controller = new AbortController();
     const remove = vi.spyOn(controller.signal, 'removeEventListener');
-    await expect(within(Promise.resolve('value'), 1000, () => timedOut, controller.signal)).resolves.toBe('value');
+    await expect(
+      within(
+        () => Promise.resolve('value'),
+        1000,
+        () => timedOut,
+        controller.signal,
+      ),
+    ).resolves.toBe('value');
     const failure = new Error('failed');
-    await expect(within(Promise.reject(failure), 1000, () => timedOut, controller.signal)).rejects.toBe(failure);
+    await expect(
+      within(
+        () => Promise.reject(failure),
+        1000,
+        () => timedOut,
+        controller.signal,
+      ),
+    ).rejects.toBe(failure);
     expect(vi.getTimerCount()).toBe(0);
     expect(remove).toHaveBeenCalledTimes(2);
   });
 
   it('rejects with onTimeout() once the time is up, however long the promise hangs', async () => {
     vi.useFakeTimers();
-    const result = within(new Promise(() => undefined), 1000, () => timedOut);
+    const result = within(
+      () => new Promise(() => undefined),
+      1000,
+      () => timedOut,
+    );
     const settled = vi.fn();
     result.catch(settled);
     await vi.advanceTimersByTimeAsync(999);
@@ -98,14 +116,47 @@ describe('within', () => {
   it('rejects with the abort reason at once, before or during the wait, and clears its timer', async () => {
     vi.useFakeTimers();
     const reason = new Error('stop');
-    await expect(within(new Promise(() => undefined), 1000, () => timedOut, AbortSignal.abort(reason))).rejects.toBe(
-      reason,
-    );
+    const start = vi.fn(() => new Promise(() => undefined));
+    await expect(within(start, 1000, () => timedOut, AbortSignal.abort(reason))).rejects.toBe(reason);
+    expect(start).not.toHaveBeenCalled();
     const controller = new AbortController();
-    const result = within(new Promise(() => undefined), 1000, () => timedOut, controller.signal);
+    const result = within(
+      () => new Promise(() => undefined),
+      1000,
+      () => timedOut,
+      controller.signal,
+    );
     controller.abort(reason);
     await expect(result).rejects.toBe(reason);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('settles on a synchronous throw or a plain value of start, leaving nothing behind', async () => {
+    vi.useFakeTimers();
+    const thrown = new Error('sync');
+    const start = (): never => {
+      throw thrown;
+    };
+    await expect(within(start, 1000, () => timedOut)).rejects.toBe(thrown);
+    await expect(
+      within(
+        () => 'plain',
+        1000,
+        () => timedOut,
+      ),
+    ).resolves.toBe('plain');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('counts the synchronous part of start against the time', async () => {
+    vi.useFakeTimers();
+    const start = (): Promise<string> => {
+      vi.advanceTimersByTime(600); // blocking work: the clock moves on, no timer can fire meanwhile
+      return new Promise((resolve) => setTimeout(() => resolve('late'), 600));
+    };
+    const outcome = expect(within(start, 1000, () => timedOut)).rejects.toBe(timedOut);
+    await vi.advanceTimersByTimeAsync(600);
+    await outcome;
   });
 });
 

@@ -317,3 +317,23 @@ describe('retries', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe('cancelling an attempt', () => {
+  it('has aborted the signal of the fetch in flight by the time destroy() returns', async () => {
+    let seen: AbortSignal | undefined;
+    const client = testClient({
+      fetch: (_input, init) => {
+        seen = init?.signal ?? undefined;
+        return new Promise<Response>(() => undefined); // a fetch that only its signal can stop
+      },
+    });
+    const result = client.getToken();
+    result.catch(() => undefined);
+    for (let turn = 0; turn < 50 && seen === undefined; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(seen?.aborted).toBe(false);
+    client.destroy();
+    // Synchronously: a fetch implementation that checks its signal (or a socket pool) lets go at once.
+    expect(seen?.aborted).toBe(true);
+    expect((await failure(result)).code).toBe('CLIENT_DESTROYED');
+  });
+});

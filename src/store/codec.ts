@@ -89,9 +89,10 @@ export async function secretRecords(secret: string, prefix: string, encrypted: b
 export function boundedStoreCall<T>(operation: TokenStoreOperation, call: Promise<T>, timeoutMs: number): Promise<T> {
   const fail = (problem: string, cause?: unknown): WristbandM2MError =>
     storeError(operation, `${problem}; treated as a cache miss`, cause);
-  const failed = call.catch((error: unknown) => {
-    throw fail('failed', error);
-  });
+  const failed = (): Promise<T> =>
+    call.catch((error: unknown) => {
+      throw fail('failed', error);
+    });
   return within(failed, timeoutMs, () => fail(`took longer than ${timeoutMs} ms`));
 }
 
