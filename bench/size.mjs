@@ -2,7 +2,7 @@
 // Method: esbuild (bundle, minify, ESM, browser-neutral like test/package.test.ts) then gzip -9.
 //   factory:       an entry that re-exports only createWristbandM2MClient from dist/index.js (what users bundle);
 //   factory (src): the same entry built from src/index.ts, to check the src builds below match dist;
-//   without store: the src build with the module that wires the shared store into the client (src/shared-cache.ts)
+//   without store: the src build with the module that wires the shared store into the client (src/store/shared-cache.ts)
 //                  replaced by a stub exporting `createSharedCache = () => undefined`; esbuild then drops everything
 //                  only that module reached (the store seam, record sealing, the lock). The store's share is
 //                  factory (src) minus this. A stub is used rather than subtracting a separate bundle of the store,
@@ -57,11 +57,7 @@ export async function measureSize() {
   const factorySrc = await bundle('export { createWristbandM2MClient } from "./src/index.ts";');
   const withoutStore = await bundle('export { createWristbandM2MClient } from "./src/index.ts";', [stubStoreSeam]);
   const memoryStore = await bundle('export { createMemoryTokenStore } from "./dist/index.js";');
-  const storeFiles = new Set([
-    'src/shared-cache.ts',
-    'src/token-store.ts',
-    ...readdirSync(`${root}src/store`, { withFileTypes: true }).map((f) => `src/store/${f.name}`),
-  ]);
+  const storeFiles = new Set(readdirSync(`${root}src/store`).map((name) => `src/store/${name}`));
   const storeModules = factorySrc.inputs.filter((i) => storeFiles.has(i.path) && i.bytes > 0);
   return {
     factoryGz: factory.gz,
