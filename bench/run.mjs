@@ -416,6 +416,8 @@ ${calls.join('\n')}
   that wires a \`tokenStore\` into the client) replaced by a stub \`createSharedCache = () => undefined\`, so esbuild
   drops everything only the store reaches (record sealing, the fleet lock). A stub rather than a subtraction of a
   separate store bundle, because gzip sizes of two bundles do not add up. Config validation of the store options stays.
+  \`node bench/size-breakdown.mjs\` (not part of this run) shows where the bytes are: the share of each feature by the
+  same stub method, and the bundle with every string literal emptied.
 - **Targets** are the issues' (cached path within 1.1x the floor and ahead of every peer; refresh-ahead: no call
   waits on a rotation and none fails in the outage; at most 1 KB per client; the factory at most 6.5 KiB min+gz),
   checked against this run's figures.
