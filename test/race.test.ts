@@ -84,6 +84,30 @@ interface Caller {
   value?: string;
 }
 
+/** What both models know of a caller when it settles, whatever else each tracks. */
+type SettledCaller = Pick<Caller, 'destroyedAtStart' | 'preAborted' | 'abortedAt'>;
+
+/** The signal a caller passes: none, one aborted later by an op, or one aborted before the call. */
+function callerSignal(kind: 'none' | 'later' | 'pre'): AbortController | undefined {
+  const controller = kind === 'none' ? undefined : new AbortController();
+  if (kind === 'pre') controller?.abort();
+  return controller;
+}
+
+/** The checks of both models on a caller that got a token: none after destroy() or its signal's abort. */
+function checkResolved(caller: SettledCaller, violate: (what: string) => void): void {
+  if (caller.destroyedAtStart) violate('resolved after destroy()');
+  if (caller.preAborted || caller.abortedAt !== undefined) violate('resolved after its signal aborted');
+}
+
+/** The checks of both models on a caller that was rejected: only with a WristbandM2MError, of the code it is owed. */
+function checkRejected(caller: SettledCaller, error: unknown, violate: (what: string) => void): void {
+  if (!(error instanceof WristbandM2MError)) return violate(`rejected with ${String(error)}`);
+  if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
+  else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED')
+    violate(`pre-aborted: ${error.code}`);
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
 });
@@ -192,8 +216,7 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
   }
 
   function startCaller(signalKind: 'none' | 'later' | 'pre'): Caller {
-    const controller = signalKind === 'none' ? undefined : new AbortController();
-    if (signalKind === 'pre') controller?.abort();
+    const controller = callerSignal(signalKind);
     const caller: Caller = {
       startGeneration: model.generation,
       destroyedAtStart: model.destroyed,
@@ -214,16 +237,12 @@ async function runScenario(config: Config, ops: Op[]): Promise<void> {
           violate(`resolved ${token}, expired ${Date.now() - record.realExpiry} ms ago`);
         if (record.generation < caller.startGeneration)
           violate(`resolved ${token}, issued before a later clearToken()`);
-        if (caller.destroyedAtStart) violate('resolved after destroy()');
-        if (caller.preAborted || caller.abortedAt !== undefined) violate('resolved after its signal aborted');
+        checkResolved(caller, violate);
       },
       (error: unknown) => {
         caller.settled = true;
-        if (!(error instanceof WristbandM2MError)) return violate(`rejected with ${String(error)}`);
-        caller.backingOff = /No token request is sent for/.test(error.message);
-        if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
-        else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED')
-          violate(`pre-aborted: ${error.code}`);
+        caller.backingOff = error instanceof Error && /No token request is sent for/.test(error.message);
+        checkRejected(caller, error, violate);
       },
     );
     return caller;
@@ -614,8 +633,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
   }
 
   function startCaller(client: number, signalKind: 'none' | 'later' | 'pre'): FleetCaller {
-    const controller = signalKind === 'none' ? undefined : new AbortController();
-    if (signalKind === 'pre') controller?.abort();
+    const controller = callerSignal(signalKind);
     const caller: FleetCaller = {
       client,
       startedAt: opIndex,
@@ -640,15 +658,11 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         const retiredAt = retired[client]?.get(token);
         if (retiredAt !== undefined && retiredAt < caller.startedAt)
           violate(`client ${client} served ${token} after retiring it`);
-        if (caller.destroyedAtStart) violate('resolved after destroy()');
-        if (caller.preAborted || caller.abortedAt !== undefined) violate('resolved after its signal aborted');
+        checkResolved(caller, violate);
       },
       (error: unknown) => {
         caller.settled = true;
-        if (!(error instanceof WristbandM2MError)) return violate(`rejected with ${String(error)}`);
-        if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
-        else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED')
-          violate(`pre-aborted: ${error.code}`);
+        checkRejected(caller, error, violate);
       },
     );
     return caller;

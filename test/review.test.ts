@@ -538,28 +538,12 @@ describe('review 2', () => {
   });
 
   it('hands callers waiting on a slow store write a token the client itself still serves', async () => {
-    const { createMemoryTokenStore } = await import('../src/index.js');
-    const memory = createMemoryTokenStore();
-    // The write hangs until the store timeout (10 s) gives it up.
-    const store = { ...memory, set: () => new Promise<void>(() => undefined) };
     // A 10 s token answered after 1 s: with the default 60 s buffer it is refreshed from 5 s (less jitter) and not
     // served at all from 5 s on.
-    const client = makeClient({
-      tokenStore: store,
-      tokenStoreTimeout: 10,
-      fetch: () => new Promise<Response>((resolve) => setTimeout(() => resolve(tokenResponse('t1', 10)), 1_000)),
-    });
-    let outcome: { value?: string; error?: unknown } | undefined;
-    let servedThen: boolean | undefined;
-    void settle(client.getToken()).then((result) => {
-      outcome = result;
-      servedThen = client.state.hasValidToken;
-    });
-    // Fake time 10 ms at a time, each step also given real time for WebCrypto.
-    for (let i = 0; i < 1_000 && outcome === undefined; i++) {
-      await vi.advanceTimersByTimeAsync(10);
-      for (let j = 0; j < 3; j++) await new Promise((resolve) => setImmediate(resolve));
-    }
+    const { outcome, servedThen } = await firstTokenBehindHangingWrite(
+      () => new Promise<Response>((resolve) => setTimeout(() => resolve(tokenResponse('t1', 10)), 1_000)),
+      1_000,
+    );
     expect(outcome).toEqual({ value: 't1' });
     // Waiting half the token's real remaining life (4.5 s) handed it out 5.5 s old: past the instant the client
     // stops serving it.
@@ -567,33 +551,44 @@ describe('review 2', () => {
   });
 
   it('bounds the wait on a slow store write by both clocks, when the wall clock stepped back mid-request', async () => {
-    const { createMemoryTokenStore } = await import('../src/index.js');
-    const memory = createMemoryTokenStore();
-    const store = { ...memory, set: () => new Promise<void>(() => undefined) }; // hangs until the 10 s timeout
-    const client = makeClient({
-      tokenStore: store,
-      tokenStoreTimeout: 10,
-      // A 10 s token (served until 5 s with the default buffer) answered after 1 s, the wall clock stepped back an
-      // hour meanwhile: by the wall clock it looks an hour younger than it is.
-      fetch: () =>
+    // A 10 s token (served until 5 s with the default buffer) answered after 1 s, the wall clock stepped back an
+    // hour meanwhile: by the wall clock it looks an hour younger than it is.
+    const { outcome, servedThen } = await firstTokenBehindHangingWrite(
+      () =>
         new Promise<Response>((resolve) =>
           setTimeout(() => {
             vi.setSystemTime(Date.now() - 3600_000);
             resolve(tokenResponse('t1', 10));
           }, 1_000),
         ),
-    });
-    let outcome: { value?: string; error?: unknown } | undefined;
-    let servedThen: boolean | undefined;
-    void settle(client.getToken()).then((result) => {
-      outcome = result;
-      servedThen = client.state.hasValidToken;
-    });
-    for (let i = 0; i < 1_500 && outcome === undefined; i++) {
-      await vi.advanceTimersByTimeAsync(10);
-      for (let j = 0; j < 3; j++) await new Promise((resolve) => setImmediate(resolve));
-    }
+      1_500,
+    );
     expect(outcome).toEqual({ value: 't1' });
     expect(servedThen).toBe(true);
   });
 });
+
+/**
+ * The first getToken() of a client whose store write hangs until its 10 s store timeout, with fake time run 10 ms at
+ * a time (each step also given real time for WebCrypto) for at most `steps` steps: how it settled, and whether the
+ * client itself still served a token at that moment.
+ */
+async function firstTokenBehindHangingWrite(
+  fetch: () => Promise<Response>,
+  steps: number,
+): Promise<{ outcome: { value?: string; error?: unknown } | undefined; servedThen: boolean | undefined }> {
+  const { createMemoryTokenStore } = await import('../src/index.js');
+  const store = { ...createMemoryTokenStore(), set: () => new Promise<void>(() => undefined) };
+  const client = makeClient({ tokenStore: store, tokenStoreTimeout: 10, fetch });
+  let outcome: { value?: string; error?: unknown } | undefined;
+  let servedThen: boolean | undefined;
+  void settle(client.getToken()).then((result) => {
+    outcome = result;
+    servedThen = client.state.hasValidToken;
+  });
+  for (let i = 0; i < steps && outcome === undefined; i++) {
+    await vi.advanceTimersByTimeAsync(10);
+    for (let j = 0; j < 3; j++) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { outcome, servedThen };
+}
