@@ -22,7 +22,7 @@ import {
   tokenResponse,
   useMsw,
 } from './support/msw.js';
-import { useFakeClocks } from './support/clocks.js';
+import { FAKED, useFakeClocks } from './support/clocks.js';
 
 useMsw();
 
@@ -243,7 +243,7 @@ describe('backoff after failed rounds', () => {
 
 describe('Retry-After', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
   });
   afterEach(() => {
     vi.useRealTimers();

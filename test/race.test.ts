@@ -13,6 +13,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createWristbandM2MClient, type TokenStore, WristbandM2MError, type WristbandM2MClient } from '../src/index.js';
+import { FAKED } from './support/clocks.js';
 
 const RUNS = Number(process.env.RACE_RUNS ?? 1_000);
 const RETRY_DELAY_MS = 100;
@@ -102,14 +103,14 @@ function checkResolved(caller: SettledCaller, violate: (what: string) => void): 
 
 /** The checks of both models on a caller that was rejected: only with a WristbandM2MError, of the code it is owed. */
 function checkRejected(caller: SettledCaller, error: unknown, violate: (what: string) => void): void {
-  if (!(error instanceof WristbandM2MError)) return violate(`rejected with ${String(error)}`);
-  if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
+  if (!(error instanceof WristbandM2MError)) violate(`rejected with ${String(error)}`);
+  else if (caller.destroyedAtStart && error.code !== 'CLIENT_DESTROYED') violate(`after destroy(): ${error.code}`);
   else if (caller.preAborted && !caller.destroyedAtStart && error.code !== 'ABORTED')
     violate(`pre-aborted: ${error.code}`);
 }
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  vi.useFakeTimers({ toFake: [...FAKED] });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -483,7 +484,7 @@ type FleetConfig = { clients: number; buffer: number; interval: number | undefin
 async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<void> {
   // Fresh clocks for every run: both start where a process starts (performance.now() at 0).
   vi.useRealTimers();
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  vi.useFakeTimers({ toFake: [...FAKED] });
   const violations: string[] = [];
   const violate = (what: string): void => void violations.push(what);
   const store: ScriptedStore = scriptedStore();

@@ -3,6 +3,7 @@
 // fails the file if anything rejects unhandled.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createWristbandM2MClient, type WristbandM2MClient, type WristbandM2MClientConfig } from '../src/index.js';
+import { FAKED } from './support/clocks.js';
 
 const seenCredentialCounts: number[] = [];
 vi.mock('../src/redact.js', async (importOriginal) => {
@@ -69,7 +70,7 @@ async function flush(): Promise<void> {
 
 describe('review', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
   });
 
   it('keeps the credential forms bounded when a secret provider returns a new secret every round', async () => {
@@ -182,7 +183,7 @@ function countingSignal(): { controller: AbortController; signal: AbortSignal; l
 
 describe('review: what held', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
   });
 
@@ -258,7 +259,7 @@ describe('review: what held', () => {
 
 describe('review: destroy() with a store', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
   });
 
   it('leaves no lock and calls no hook once destroyed mid-request', async () => {
@@ -333,7 +334,7 @@ describe('review: destroy() with a store', () => {
 
 describe('review: edges', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
   });
 
   it('returns a promise, never throws, when the waitUntil given throws (an unbound ctx.waitUntil)', async () => {
@@ -378,7 +379,7 @@ describe('review: edges', () => {
 
 describe('review: state and hooks around clocks and destroy()', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
     vi.spyOn(Math, 'random').mockReturnValue(0);
   });
 
@@ -445,7 +446,7 @@ describe('review: state and hooks around clocks and destroy()', () => {
 
 describe('review 2', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
   });
 
   it('lets the store lock go at clearToken() while the retired token is still being written', async () => {

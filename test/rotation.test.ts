@@ -1,7 +1,6 @@
 // Issue 13: rotating the client secret without downtime. A list of secrets tried in order on a rejected credential,
 // a secret provider asked once per round, `secretIndex`, config validation, and a fleet half-way through a rotation
 // sharing a memory store. Every request goes to msw; time is faked (setTimeout, Date and performance).
-import { inspect } from 'node:util';
 import { HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -15,6 +14,7 @@ import {
 import { basicAuthorization } from '../src/token-request.js';
 import { CLIENT_ID, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from './support/msw.js';
 import { useFakeClocks } from './support/clocks.js';
+import { renderings } from './support/renderings.js';
 
 useMsw();
 
@@ -72,22 +72,8 @@ async function writesLanded(): Promise<void> {
   for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function renderings(value: unknown): string {
-  const out = [inspect(value, { depth: Infinity, showHidden: true }), String(value)];
-  try {
-    out.push(JSON.stringify(value) ?? '');
-  } catch {
-    // inspect covers circular values
-  }
-  for (let current = value, depth = 0; current instanceof Error && depth < 10; depth++) {
-    out.push(current.message, current.stack ?? '');
-    current = current.cause;
-  }
-  return out.join('\n');
-}
-
 function expectNoneOf(value: unknown, secrets: readonly string[]): void {
-  const text = renderings(value);
+  const text = renderings(value).join('\n');
   for (const secret of secrets) {
     expect(text).not.toContain(secret);
     expect(text).not.toContain(basicAuthorization(CLIENT_ID, secret).slice('Basic '.length));

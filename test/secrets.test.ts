@@ -4,27 +4,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WristbandM2MError, type WristbandM2MClientConfig } from '../src/index.js';
 import { basicAuthorization, formUrlEncode } from '../src/token-request.js';
 import { CLIENT_ID, CLIENT_SECRET, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
+import { renderings } from './support/renderings.js';
+import { FAKED } from './support/clocks.js';
 
 useMsw();
 
 const AUTHORIZATION = basicAuthorization(CLIENT_ID, CLIENT_SECRET);
 const BASE64 = AUTHORIZATION.slice('Basic '.length);
 const FORBIDDEN = [CLIENT_SECRET, AUTHORIZATION, BASE64, formUrlEncode(CLIENT_SECRET)];
-
-/** Every way an error is commonly turned into text: message, stack, cause chain, JSON, util.inspect. */
-function renderings(value: unknown): string[] {
-  const out = [inspect(value, { depth: Infinity, showHidden: true }), String(value)];
-  try {
-    out.push(JSON.stringify(value) ?? '');
-  } catch {
-    // circular values are fine: inspect covers them
-  }
-  for (let current = value, depth = 0; current instanceof Error && depth < 10; depth++) {
-    out.push(current.message, current.stack ?? '');
-    current = current.cause;
-  }
-  return out;
-}
 
 function expectNoSecret(value: unknown): void {
   for (const text of renderings(value)) {
@@ -58,7 +45,7 @@ const failurePaths: [string, () => Response | Promise<Response>, Partial<Wristba
 
 describe('the client secret never leaks', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -222,7 +209,7 @@ describe('every secret of a list and every value a provider returned never leaks
   }
 
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: [...FAKED] });
   });
   afterEach(() => {
     vi.useRealTimers();
