@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createKVTokenStore, KV_MIN_TTL_SECONDS } from '../src/store/cloudflare-kv.js';
-import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
+import { recordKeyFor } from './support/fleet.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { Miniflare } = createRequire(`${root}.tools/miniflare/`)('miniflare');
@@ -49,15 +49,7 @@ describe('createKVTokenStore in workerd', () => {
       token = (await (await first.dispatchFetch('http://worker/')).json()).token;
       expect(tokenServer.requestCount).toBe(1);
       const kv = await first.getKVNamespace('TOKENS');
-      const raw: string = await kv.get(
-        (
-          await secretRecords(
-            tokenServer.clientSecret,
-            tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId),
-            true,
-          )
-        ).key,
-      );
+      const raw: string = await kv.get(await recordKeyFor(tokenServer));
       expect(raw).toMatch(/^v2\./);
       expect(raw).not.toContain(token);
       expect(raw).not.toContain(tokenServer.clientSecret);

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createWristbandM2MClient } from '../src/index.js';
 import { createRedisTokenStore } from '../src/store/redis.js';
-import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
+import { recordKeyFor } from './support/fleet.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 
 const FLEET_SIZE = 8;
@@ -94,15 +94,7 @@ it('keeps in Redis a record that contains neither the token nor the secret', asy
       tokenStore: createRedisTokenStore(redis),
     });
     const token = await m2m.getToken();
-    const raw = await redis.get(
-      (
-        await secretRecords(
-          tokenServer.clientSecret,
-          tokenStoreKeyPrefix(tokenServer.tokenEndpoint, tokenServer.clientId),
-          true,
-        )
-      ).key,
-    );
+    const raw = await redis.get(await recordKeyFor(tokenServer));
     expect(raw).toMatch(/^v2\./);
     expect(raw).not.toContain(token);
     expect(raw).not.toContain(tokenServer.clientSecret);

@@ -68,10 +68,19 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
-describe('review', () => {
+/**
+ * Fakes every timer and both clocks for each test of the calling `describe` block, and pins `Math.random` (the
+ * refresh jitter, the backoff's share) when `random` is given; the file's afterEach restores both.
+ */
+function fakeEveryClock(random?: number): void {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: [...FAKED] });
+    if (random !== undefined) vi.spyOn(Math, 'random').mockReturnValue(random);
   });
+}
+
+describe('review', () => {
+  fakeEveryClock();
 
   it('keeps the credential forms bounded when a secret provider returns a new secret every round', async () => {
     let round = 0;
@@ -182,10 +191,7 @@ function countingSignal(): { controller: AbortController; signal: AbortSignal; l
 }
 
 describe('review: what held', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: [...FAKED] });
-    vi.spyOn(Math, 'random').mockReturnValue(0.5);
-  });
+  fakeEveryClock(0.5);
 
   it('rides an outage through the expiring window, then backs off without sending', async () => {
     const failed: string[] = [];
@@ -258,9 +264,7 @@ describe('review: what held', () => {
 });
 
 describe('review: destroy() with a store', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: [...FAKED] });
-  });
+  fakeEveryClock();
 
   it('leaves no lock and calls no hook once destroyed mid-request', async () => {
     const { createMemoryTokenStore } = await import('../src/index.js');
@@ -333,9 +337,7 @@ describe('review: destroy() with a store', () => {
 });
 
 describe('review: edges', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: [...FAKED] });
-  });
+  fakeEveryClock();
 
   it('returns a promise, never throws, when the waitUntil given throws (an unbound ctx.waitUntil)', async () => {
     const endpoint = scripted((n) => tokenResponse(`t${n}`, 3600));
@@ -378,10 +380,7 @@ describe('review: edges', () => {
 });
 
 describe('review: state and hooks around clocks and destroy()', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: [...FAKED] });
-    vi.spyOn(Math, 'random').mockReturnValue(0);
-  });
+  fakeEveryClock(0);
 
   it('reports expiresAt and refreshAt as the instants the token is actually dropped, after the wall clock stepped back', async () => {
     const client = makeClient({ fetch: scripted((n) => tokenResponse(`t${n}`, 3600)).fetch });
@@ -445,9 +444,7 @@ describe('review: state and hooks around clocks and destroy()', () => {
 });
 
 describe('review 2', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: [...FAKED] });
-  });
+  fakeEveryClock();
 
   it('lets the store lock go at clearToken() while the retired token is still being written', async () => {
     const { createMemoryTokenStore } = await import('../src/index.js');

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WristbandM2MError, type WristbandM2MClientConfig } from '../src/index.js';
+import { type WristbandM2MClient, type WristbandM2MClientConfig, WristbandM2MError } from '../src/index.js';
 import { basicAuthorization, formUrlEncode } from '../src/token-request.js';
 import { CLIENT_ID, CLIENT_SECRET, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
 import { renderings } from './support/renderings.js';
@@ -12,6 +12,20 @@ useMsw();
 const AUTHORIZATION = basicAuthorization(CLIENT_ID, CLIENT_SECRET);
 const BASE64 = AUTHORIZATION.slice('Basic '.length);
 const FORBIDDEN = [CLIENT_SECRET, AUTHORIZATION, BASE64, formUrlEncode(CLIENT_SECRET)];
+
+/** What `console.log(client)` hands the console before the client's first token and after it. */
+async function loggedBeforeAndAfterUse(client: WristbandM2MClient): Promise<unknown[]> {
+  const logged: unknown[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((...args) => void logged.push(...args));
+  try {
+    console.log(client);
+    await client.getToken();
+    console.log(client);
+  } finally {
+    spy.mockRestore();
+  }
+  return logged;
+}
 
 function expectNoSecret(value: unknown): void {
   for (const text of renderings(value)) {
@@ -175,12 +189,7 @@ describe('the client secret never leaks', () => {
   it('not in console.log or util.inspect of the client, before or after use', async () => {
     onTokenEndpoint(() => HttpResponse.json({ access_token: 'tok', expires_in: 3600 }));
     const client = testClient({ backgroundTokenRefreshInterval: 60 });
-    const logged: unknown[] = [];
-    const spy = vi.spyOn(console, 'log').mockImplementation((...args) => void logged.push(...args));
-    console.log(client);
-    await client.getToken();
-    console.log(client);
-    spy.mockRestore();
+    const logged = await loggedBeforeAndAfterUse(client);
     expect(logged).toHaveLength(2);
     for (const value of [...logged, client, JSON.stringify(client)]) expectNoSecret(value);
   });
@@ -321,12 +330,7 @@ describe('every secret of a list and every value a provider returned never leaks
       clientSecret: () => PROVIDED.slice(0, 2),
       onTokenRefreshed: (event) => void events.push(event),
     });
-    const logged: unknown[] = [];
-    const spy = vi.spyOn(console, 'log').mockImplementation((...args) => void logged.push(...args));
-    console.log(client);
-    await client.getToken();
-    console.log(client);
-    spy.mockRestore();
+    const logged = await loggedBeforeAndAfterUse(client);
     expect(events).toEqual([expect.objectContaining({ secretIndex: 1, attempts: 2 })]);
     for (const value of [events, client.state, logged, JSON.stringify(client)]) expectNoForm(value);
   });

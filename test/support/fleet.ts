@@ -5,6 +5,7 @@ import nodeCrypto from 'node:crypto';
 import { afterEach, beforeEach, vi } from 'vitest';
 import { FAKED } from './clocks.js';
 import type { TokenStore } from '../../src/index.js';
+import { secretRecords, tokenStoreKeyPrefix } from '../../src/store/codec.js';
 
 export type StoreOp = 'get' | 'set' | 'delete' | 'deleteIfEquals' | 'acquire';
 /** How one store call behaves: lands at once, after `delayMs`, fails after `delayMs`, never settles, or waits for `release()`. */
@@ -288,4 +289,14 @@ export function useFleetHarness(): { destroyAfterEach: (client: { destroy(): voi
     restoreCrypto();
   });
   return { destroyAfterEach: (client) => void clients.push(client) };
+}
+
+/** The store key under which a client of `server` (the demo token server) keeps its encrypted token record. */
+export async function recordKeyFor(server: {
+  clientId: string;
+  clientSecret: string;
+  tokenEndpoint: string;
+}): Promise<string> {
+  const prefix = tokenStoreKeyPrefix(server.tokenEndpoint, server.clientId);
+  return (await secretRecords(server.clientSecret, prefix, true)).key;
 }
