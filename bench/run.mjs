@@ -271,7 +271,7 @@ function report(r) {
     '| --- | ---: |',
     `| \`export { createWristbandM2MClient } from './dist/index.js'\` | ${r.size.factoryGz} |`,
     `| the same from \`src/index.ts\` (checks the two rows below use the same code) | ${r.size.factorySrcGz} |`,
-    `| the same from \`src/\` with the store seam (\`src/store/shared-cache.ts\`) stubbed out | ${r.size.withoutStoreGz ?? 'n/a (no shared-cache module found)'} |`,
+    `| the same from \`src/\` with the store seam (\`src/store/fleet.ts\`) stubbed out | ${r.size.withoutStoreGz ?? 'n/a (no fleet module found)'} |`,
     `| **share of the shared store** (difference of the two rows above) | **${r.size.storeShareGz ?? 'n/a'}** |`,
     `| \`export { createMemoryTokenStore } from './dist/index.js'\` alone | ${r.size.memoryStoreGz} |`,
     '',
@@ -412,7 +412,7 @@ ${calls.join('\n')}
   in-process fake \`fetch\` (\`config.fetch\`, badgateway's \`fetch\` setting) answering a ${results.memory.results[0].tokenLength}-character token, and the heap
   is measured again. Target for this package: at most 1 KB before the first token.
 - **Size** (\`bench/size.mjs\`). esbuild (bundle, minify, ESM) then gzip level 9, as \`test/package.test.ts\` does. The
-  store's share is the factory bundle built from \`src/\` minus the same build with \`src/store/shared-cache.ts\` (the seam
+  store's share is the factory bundle built from \`src/\` minus the same build with \`src/store/fleet.ts\` (the seam
   that wires a \`tokenStore\` into the client) replaced by a stub \`createSharedCache = () => undefined\`, so esbuild
   drops everything only the store reaches (record sealing, the fleet lock). A stub rather than a subtraction of a
   separate store bundle, because gzip sizes of two bundles do not add up. Config validation of the store options stays.

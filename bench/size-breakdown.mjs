@@ -10,8 +10,8 @@ import ts from 'typescript';
 const root = new URL('../', import.meta.url).pathname;
 
 const STUBS = {
-  'the shared store (store/shared-cache.ts and what only it reaches)': {
-    filter: /\/store\/shared-cache\.js$/,
+  'the shared store (store/fleet.ts and what only it reaches)': {
+    filter: /\/store\/fleet\.js$/,
     contents: 'export const createSharedCache = () => undefined;',
   },
   'client.fetch (authenticated-fetch.ts)': {
@@ -78,7 +78,7 @@ function withoutStrings(code) {
 
 const gz = (code) => gzipSync(code, { level: 9 }).byteLength;
 const whole = await minified();
-const store = STUBS['the shared store (store/shared-cache.ts and what only it reaches)'];
+const store = STUBS['the shared store (store/fleet.ts and what only it reaches)'];
 const noStore = await minified([store]);
 console.log('| build of createWristbandM2MClient from src/ | bytes min+gz |\n| --- | ---: |');
 console.log(`| whole | ${gz(whole)} |`);

@@ -2,7 +2,7 @@
 // Method: esbuild (bundle, minify, ESM, browser-neutral like test/package.test.ts) then gzip -9.
 //   factory:       an entry that re-exports only createWristbandM2MClient from dist/index.js (what users bundle);
 //   factory (src): the same entry built from src/index.ts, to check the src builds below match dist;
-//   without store: the src build with the module that wires the shared store into the client (src/store/shared-cache.ts)
+//   without store: the src build with the module that wires the shared store into the client (src/store/fleet.ts)
 //                  replaced by a stub exporting `createSharedCache = () => undefined`; esbuild then drops everything
 //                  only that module reached (the store seam, record sealing, the lock). The store's share is
 //                  factory (src) minus this. A stub is used rather than subtracting a separate bundle of the store,
@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const STORE_SEAM = /(^|\/)shared-cache(\.js|\.ts)?$/;
+const STORE_SEAM = /(^|\/)fleet(\.js|\.ts)?$/;
 
 async function bundle(contents, plugins = []) {
   let stubbed = false;

@@ -1,40 +1,47 @@
 /**
- * The client: an in-memory token cache that refreshes ahead of expiry while it keeps serving the current token,
- * one round of token requests at a time however many callers miss, backoff after failed rounds, the optional
- * shared store and background schedule, and what it reports about them. The policy (when to refresh, how long to
- * back off, which secret first) lives in `lifecycle.ts` and `secrets.ts`; the HTTP request in `token-request.ts`.
+ * The client: the facade users hold, the hot path, and the wiring. What a call gets and what an event does to the
+ * cache is decided in `core/token-state.ts` (pure); what a round does in `core/round.ts` (secrets, then the fleet in
+ * `store/fleet.ts` or the endpoint in `http/token-request.ts`). This file only reads the clock at each entry point,
+ * asks the state machine, and carries out its answer: it starts rounds, lets callers wait on them (each bounded by
+ * its own clock), and reports what happened.
  */
 import { createAuthenticatedFetch } from './authenticated-fetch.js';
+import { fromWall, type Instant, readClock } from './clock.js';
 import {
   type FetchImplementation,
   type ResolvedConfig,
   resolveConfig,
   type WristbandM2MClientConfig,
 } from './config.js';
-import { abortError, clientDestroyed, restated, WristbandM2MError } from './errors.js';
+import { ABANDON_GRACE_MS, longestRoundMs, type RoundDeps, type RoundOutcome, runRound } from './core/round.js';
+import { tokenSchedule } from './core/schedule.js';
+import {
+  apply,
+  type CachedToken,
+  decide,
+  hotWindow,
+  INITIAL_STATE,
+  isCurrent,
+  phaseOf,
+  shouldRefreshInBackground,
+  snapshot,
+  type TokenEvent,
+  type TokenState,
+  takesStored,
+  type WristbandM2MClientState,
+} from './core/token-state.js';
+import { createCredentials } from './credentials/credentials.js';
+import { clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
-import { backoffMs, type TokenPhase, tokenPhase, type TokenSchedule, tokenSchedule } from './lifecycle.js';
-import { credentialForms } from './redact.js';
-import { callSecretProvider, secretOrder } from './secrets.js';
-import { createSharedCache, type HeldLock, type SharedCache, type StoredToken } from './store/shared-cache.js';
+import { createTokenRequester } from './http/token-request.js';
+import { createLatch, type Latch } from './latch.js';
+import { createFleet } from './store/fleet.js';
 import { startUnrefInterval, within } from './timers.js';
-import { createTokenRequester, type IssuedToken, type TokenRequester } from './token-request.js';
 
-/**
- * The hot path reads only the wall clock (`Date.now()`: on Deno `performance.now()` costs twice as much). It serves
- * the token as is only inside a window of at most this many ms of wall time after a full check of both clocks:
- * a wall clock stepped back lands before the window, one that jumped (a machine that slept) lands past it, and
- * either way the next call checks the monotonic clock too.
- */
-const CLOCK_CHECK_MS = 1_000;
-/** Slack past a round's longest possible duration before a call gives the round up as wedged. */
-const ABANDON_GRACE_MS = 1_000;
-/** After finding another process refreshing, how long before a refresh ahead looks at the store again. */
-const STORE_LOOK_MS = 100;
-/** Most forms {@link credentialForms} gives for one secret. */
-const FORMS_PER_SECRET = 5;
-/** Credential forms kept for redaction beyond the current round's: those of about the last 8 secrets. */
-const MAX_CREDENTIAL_FORMS = 8 * FORMS_PER_SECRET;
+export type { WristbandM2MClientState } from './core/token-state.js';
+
+/** What keeps a Cloudflare Worker request's unfinished work alive: its execution context, or its bound `waitUntil`. */
+export type WaitUntil = ((promise: Promise<unknown>) => void) | { waitUntil(promise: Promise<unknown>): void };
 
 /** Options of {@link WristbandM2MClient.getToken}. */
 export interface GetTokenOptions {
@@ -44,37 +51,13 @@ export interface GetTokenOptions {
    */
   signal?: AbortSignal;
   /**
-   * Cloudflare Workers: the request's `ctx.waitUntil`, bound (`ctx.waitUntil.bind(ctx)`). Every refresh this call
-   * starts is handed to it: a refresh ahead of expiry, which the call does not wait for, so the runtime does not
-   * cancel it when the response is sent; and a round the call waits for, so that other requests waiting on it
-   * still get its token if this request is cancelled.
+   * Cloudflare Workers: the request's execution context (`ctx`), or its `waitUntil` bound to it
+   * (`ctx.waitUntil.bind(ctx)`). Every refresh this call starts is handed to it, so the runtime does not cancel it
+   * when the response goes out. A `waitUntil` that throws when called (an unbound `ctx.waitUntil`) makes the call
+   * reject with an `INVALID_CONFIG` error that says how to pass it.
    * @default undefined
    */
-  waitUntil?: (promise: Promise<unknown>) => void;
-}
-
-/** A snapshot of what the client holds, for health checks. It never includes the token. */
-export interface WristbandM2MClientState {
-  /**
-   * - `fresh`: a token is served and nothing failed since it arrived;
-   * - `degraded`: a token is served, but refreshing it failed: it is served until `expiresAt`, and the next
-   *   refresh is tried at `retryAt`;
-   * - `unavailable`: no token can be served (none yet, cleared, or past `expiresAt`); `lastRefreshError` says why
-   *   when a refresh failed.
-   */
-  readonly status: 'fresh' | 'degraded' | 'unavailable';
-  /** Whether `getToken()` would answer from the cache right now (`status` is not `unavailable`). */
-  readonly hasValidToken: boolean;
-  /** When the cached token stops being served, in ms since the epoch; `undefined` with no token cached. */
-  readonly expiresAt: number | undefined;
-  /** When a call starts refreshing the cached token ahead of `expiresAt`; `undefined` with no token cached. */
-  readonly refreshAt: number | undefined;
-  /** Whether a token request is in flight. */
-  readonly refreshing: boolean;
-  /** The failure of the latest token round, until a later one succeeds. */
-  readonly lastRefreshError: WristbandM2MError | undefined;
-  /** While backing off after failures: when the next round may start, in ms since the epoch. */
-  readonly retryAt: number | undefined;
+  waitUntil?: WaitUntil;
 }
 
 /** A token client for one Wristband M2M OAuth2 client. Create one per process (or per Worker module) and share it. */
@@ -112,480 +95,364 @@ export interface WristbandM2MClient {
   destroy(): void;
 }
 
-/** A token in the cache, dated by both clocks. */
-interface CachedToken {
-  accessToken: string;
-  /** `Date.now()` and `performance.now()` when its request was sent. */
-  sentAt: number;
-  sentAtMono: number;
-  schedule: TokenSchedule;
+/**
+ * A round callers can wait on, with what the client needs to give it up. Plain values and the round's own objects:
+ * a caller in another Cloudflare Worker request reads only the plain ones.
+ */
+interface LiveRound {
+  readonly seq: number;
+  /** Settled by the round itself once its outcome is applied. */
+  readonly promise: Promise<string>;
+  /** `performance.now()` past which the round is given up as wedged; moved once its secrets are known. */
+  deadline: number;
+  /** Aborts its I/O: on destroy(), or when it is given up. */
+  readonly controller: AbortController;
+  /** Fires when its result may no longer fill the cache: its fleet lock goes, and it shares nothing. */
+  readonly detached: Latch;
+  /** The callers waiting on it, so that destroy() or a give-up reaches each at once. */
+  readonly waiters: Set<Waiter>;
+  /** One abort listener per distinct caller signal, however many callers share it, with how many do. */
+  readonly signals: Map<AbortSignal, { listener: () => void; callers: number }>;
 }
 
-/** One round of token requests (with its store reads and lock) that callers share. */
-interface Round {
-  promise: Promise<string>;
-  /** The cache generation it started in: it may fill the cache only while that is still the current one. */
-  generation: number;
-  /** Aborted when the round is given up (destroy(), or wedged past its longest duration). */
-  controller: AbortController;
-  /** `performance.now()` past which a call gives the round up. */
-  abandonAt: number;
+interface Waiter {
+  readonly signal: AbortSignal | undefined;
   fail(error: WristbandM2MError): void;
-  lock: HeldLock | undefined;
-  /** One abort listener per signal, however many callers share it. */
-  waiters: Map<AbortSignal, ((error: WristbandM2MError) => void)[]> | undefined;
+  /** The round was given up: wait for the round that replaces it instead (once). */
+  replace(): void;
 }
 
 const noop = (): void => undefined;
 
 /**
- * Gives a round to the caller's `waitUntil`. One that throws (an unbound `ctx.waitUntil`: "Illegal invocation") must
- * not turn getToken() into a synchronous throw, nor cost a caller the token it would get: the round runs anyway.
+ * The client's state and its wiring. Not exported: the public object holds only a few closures over one instance,
+ * so a client costs well under a kilobyte until it is used, and `console.log(client)` shows nothing but its methods.
  */
-function handOver(waitUntil: GetTokenOptions['waitUntil'], promise: Promise<string>): void {
-  try {
-    waitUntil?.(promise.catch(noop));
-  } catch {
-    // see above
-  }
-}
-
-/**
- * The client's state and logic. Not exported: the public object holds only a few closures over one instance, so a
- * client costs well under a kilobyte until it is used, and `console.log(client)` shows nothing but its methods.
- */
-class TokenCache {
-  /** `Promise.resolve(token)`, made once per token: the hot path hands it out instead of a new promise per call. */
+class TokenClient {
+  /** The hot path's answer and window (wall time), derived from the state by `hotWindow()` at each full check. */
   #resolved: Promise<string> | undefined;
-  /** The hot path's window, in `Date.now()` time: from the last full check of both clocks, to when to check again. */
   #freshFrom = 0;
   #freshUntil = 0;
-  #cached: CachedToken | undefined;
-  #pending: Round | undefined;
-  #generation = 0;
-  /** Why the next round with no usable token happens, for the refresh hooks. */
-  #missReason: RefreshReason = 'initial';
-  #lastRefreshError: WristbandM2MError | undefined;
-  /** Consecutive failed rounds, and the `performance.now()` before which no round starts. */
-  #failures = 0;
-  #nextRoundAt = 0;
-  /** After finding another process refreshing, the `performance.now()` before which no refresh ahead starts. */
-  #storeLookAt = 0;
-  #destroyed = false;
-  /** Rounds not yet settled, the detached ones included; made at the first round. */
-  #rounds: Set<Round> | undefined;
+  #state: TokenState = INITIAL_STATE;
+  /** Rounds not yet settled, detached ones included, by sequence number; made at the first round. */
+  #rounds: Map<number, LiveRound> | undefined;
+  #deps: RoundDeps | undefined;
   #stopBackgroundRefresh: (() => void) | undefined;
-  /** The secret that worked last, tried first next time. */
-  #lastWorkedSecret: string | undefined;
-  /** Every form of every credential in use, scrubbed from server text and foreign errors. */
-  #credentials: string[] = [];
-  #requester: TokenRequester | undefined;
-  #shared: SharedCache | undefined;
-
-  #settings: ResolvedConfig;
+  readonly #settings: ResolvedConfig;
 
   constructor(settings: ResolvedConfig) {
     this.#settings = settings;
   }
 
-  /** Everything but a fresh token's cache hit. Not async: concurrent callers share one promise, with no frame each. */
-  #acquire(options: GetTokenOptions | undefined): Promise<string> {
-    const signal = options?.signal;
-    if (this.#destroyed) return Promise.reject(clientDestroyed());
-    if (signal?.aborted) return Promise.reject(aborted(signal));
-    const now = performance.now();
-    const phase = this.#phase(now);
-    if (phase === 'fresh') return this.#resolved as Promise<string>;
-    this.#startBackgroundRefresh();
-    // Every wedged round, a detached one included: clearToken() leaves its callers waiting on it, and they would
-    // wait forever. Only the current one counts towards the backoff, as any failure of a detached round.
-    for (const overdue of this.#rounds ?? []) {
-      if (now <= overdue.abandonAt || overdue.controller.signal.aborted) continue;
-      const error = roundAbandoned(this.#settings.maxRoundMs);
-      if (overdue === this.#pending) this.#countFailure(error);
-      this.#giveUp(overdue, error);
-    }
-    if (phase === 'expiring') {
-      if (this.#pending === undefined && now >= this.#nextRoundAt && now >= this.#storeLookAt) {
-        const round = this.#startRound('expiring');
-        handOver(options?.waitUntil, round.promise);
+  /** Everything but a fresh token's cache hit. Never throws: a failure is a rejected promise. */
+  acquire(options: GetTokenOptions | undefined, replacing = false): Promise<string> {
+    try {
+      const signal = options?.signal;
+      if (signal?.aborted && !this.#state.destroyed) return Promise.reject(aborted(signal));
+      const waitUntil = options?.waitUntil;
+      if (waitUntil !== undefined && typeof waitUntil !== 'function' && typeof waitUntil?.waitUntil !== 'function') {
+        return Promise.reject(badWaitUntil(undefined));
       }
-      return this.#resolved as Promise<string>;
+      const now = readClock();
+      this.#giveUpOverdue(now);
+      const decision = decide(this.#state, now);
+      if (decision.action === 'reject') return Promise.reject(decision.error);
+      if (decision.action !== 'serve') this.#startBackgroundRefresh();
+      if (decision.action === 'serve' || decision.action === 'serve-and-refresh') {
+        this.#rearm(now);
+        const served = this.#resolved as Promise<string>;
+        if (decision.action === 'serve-and-refresh') {
+          const handedOver = this.#handOver(options?.waitUntil, this.#start('expiring', now).promise);
+          if (handedOver !== undefined) return Promise.reject(handedOver);
+        }
+        return served;
+      }
+      let round: LiveRound;
+      if (decision.action === 'start') {
+        round = this.#start(decision.reason, now);
+        // Handed over even though this caller waits for it: if the runtime cancels this caller's request, the round
+        // still finishes for the other requests waiting on it.
+        const handedOver = this.#handOver(options?.waitUntil, round.promise);
+        if (handedOver !== undefined) return Promise.reject(handedOver);
+      } else {
+        round = this.#rounds?.get(this.#state.round?.seq as number) as LiveRound;
+      }
+      return this.#follow(round, options, replacing);
+    } catch (error) {
+      return Promise.reject(notHere(error));
     }
-    if (this.#pending === undefined) {
-      const last = this.#lastRefreshError;
-      if (now < this.#nextRoundAt && last !== undefined)
-        return Promise.reject(backingOff(last, this.#nextRoundAt - now));
-      // Handed over even though this caller waits for it: if the runtime cancels this caller's request, the round
-      // still finishes for the other requests waiting on it.
-      const { promise } = this.#startRound(this.#missReason);
-      handOver(options?.waitUntil, promise);
-    }
-    const round = this.#pending as Round;
-    return signal === undefined ? round.promise : untilAborted(round, signal);
   }
 
-  /**
-   * Where the cached token stands, by whichever clock says it is older (a wall clock stepped back cannot stretch a
-   * lifetime; a machine that slept cannot either), and when the hot path must look again.
-   */
-  #phase(now: number): TokenPhase {
-    const cached = this.#cached;
-    if (cached === undefined) return 'unusable';
-    const wall = Date.now();
-    const age = ageOf(cached, now, wall);
-    const phase = tokenPhase(cached.schedule, age);
-    this.#freshFrom = wall;
-    // A wall clock stepped back by less than the time the window has already run stays inside it, undetected, and
-    // serves the token for up to the window's length longer in real time. Half the time left until the token is
-    // unusable bounds that: such a step can make the refresh start late, never hand out a token past its life
-    // (with a small buffer and little jitter the two instants nearly coincide).
-    const windowMs = Math.min(
-      cached.schedule.refreshAfterMs - age,
-      (cached.schedule.usableForMs - age) / 2,
-      CLOCK_CHECK_MS,
-    );
-    this.#freshUntil = phase === 'fresh' ? wall + windowMs : 0;
-    return phase;
-  }
-
-  #startRound(reason: RefreshReason): Round {
-    let fail: (error: WristbandM2MError) => void = noop;
-    let succeed: (token: string) => void = noop;
-    const promise = new Promise<string>((resolve, reject) => {
-      succeed = resolve;
-      fail = reject;
-    });
+  /** Starts a round: creates what it owns first (which a Worker's global scope refuses), then records it. */
+  #start(reason: RefreshReason, now: Instant): LiveRound {
+    const controller = new AbortController();
+    const held = this.#state.token;
+    this.#state = apply(this.#state, { type: 'started', reason }, now);
+    const deps = this.#roundDeps();
+    let settle: (outcome: Promise<string>) => void = noop;
+    const round: LiveRound = {
+      seq: this.#state.seq,
+      promise: new Promise<string>((resolve) => {
+        settle = resolve;
+      }),
+      deadline: now.mono + longestRoundMs(deps.bounds, this.#assumedSecretCount()) + ABANDON_GRACE_MS,
+      controller,
+      detached: createLatch(),
+      waiters: new Set(),
+      signals: new Map(),
+    };
     // A refresh ahead of expiry may fail with nobody waiting; its failure is reported, never unhandled.
-    promise.catch(noop);
-    const round: Round = {
-      promise,
-      generation: this.#generation,
-      controller: new AbortController(),
-      abandonAt: performance.now() + this.#settings.maxRoundMs + ABANDON_GRACE_MS,
-      fail,
-      lock: undefined,
-      waiters: undefined,
-    };
-    this.#pending = round;
-    (this.#rounds ??= new Set()).add(round);
-    // The round leaves before its callers resume, so what they see (state.refreshing, a new call) is settled.
-    const leave = (): void => {
-      this.#rounds?.delete(round);
-      if (this.#pending === round) this.#pending = undefined;
-    };
-    this.#runRound(round, reason).then(
-      (token) => {
-        leave();
-        succeed(token);
+    round.promise.catch(noop);
+    (this.#rounds ??= new Map()).set(round.seq, round);
+    const bufferMs = this.#settings.expirationBufferMs;
+    const heldShared = held && { accessToken: held.accessToken, sentAt: held.sentAt.wall };
+    const plan = {
+      reason,
+      accepts: (stored: { accessToken: string; sentAt: number; expiresInSeconds: number }): boolean =>
+        takesStored(
+          reason,
+          stored,
+          readClock().wall - stored.sentAt,
+          tokenSchedule(stored.expiresInSeconds * 1000, bufferMs, 0, 0),
+          heldShared,
+        ),
+      mayDefer: (): boolean => isCurrent(this.#state, round.seq) && phaseOf(this.#state, readClock()) !== 'unusable',
+      knowsLongest: (longestMs: number): void => {
+        round.deadline = now.mono + longestMs + ABANDON_GRACE_MS;
       },
-      (error: WristbandM2MError) => {
-        leave();
-        fail(error);
-      },
-    );
+    };
+    void runRound(deps, plan, controller.signal, round.detached).then((outcome) => {
+      const finished = this.#finish(round, reason, outcome, now);
+      // Live until its callers resume (after the store write, at most): destroy() still reaches them meanwhile.
+      void finished.catch(noop).then(() => this.#rounds?.delete(round.seq));
+      settle(finished);
+    });
     return round;
   }
 
-  /** Whether a round's result may still fill the cache: not detached by clearToken(), not given up. */
-  #isCurrent(round: Round): boolean {
-    return round.generation === this.#generation && !round.controller.signal.aborted;
+  /** Applies a round's outcome, reports it, and gives its callers what they get. */
+  async #finish(round: LiveRound, reason: RefreshReason, outcome: RoundOutcome, startedAt: Instant): Promise<string> {
+    const now = readClock();
+    const destroyed = this.#state.destroyed;
+    if (outcome.type === 'deferred') {
+      this.#update({ type: 'deferred', seq: round.seq }, now);
+      const cached = this.#state.token;
+      if (cached === undefined) throw clientDestroyed();
+      return cached.accessToken;
+    }
+    if (outcome.type === 'failed') {
+      const { error } = outcome;
+      this.#update({ type: 'failed', seq: round.seq, error, random: Math.random() }, now);
+      if (!destroyed) {
+        const durationMs = now.mono - startedAt.mono;
+        callHook(this.#settings.onTokenRefreshFailed, { error, attempts: error.attempts ?? 0, durationMs, reason });
+        // onTokenRefreshFailed may have destroyed the client: no hook after destroy().
+        if (reason === 'background' && !this.#state.destroyed) callHook(this.#settings.onBackgroundRefreshError, error);
+      }
+      throw error;
+    }
+    const { token, source } = outcome;
+    const cached = cachedToken(outcome, now, this.#settings.expirationBufferMs);
+    const current = isCurrent(this.#state, round.seq);
+    this.#update({ type: 'succeeded', seq: round.seq, token: cached }, now);
+    if (!destroyed) {
+      const sentAt = token.sentAt;
+      callHook(this.#settings.onTokenRefreshed, {
+        expiresAt: sentAt + cached.schedule.usableForMs,
+        refreshAt: sentAt + cached.schedule.refreshAfterMs,
+        attempts: source === 'endpoint' ? outcome.token.attempts : 0,
+        durationMs: now.mono - startedAt.mono,
+        reason,
+        source,
+        secretIndex: token.secretIndex,
+      });
+    }
+    if (source === 'endpoint' && current && this.#settings.tokenStore !== undefined) {
+      // Shared before the callers resume, so that a process exiting (or a Worker answering) right after getToken()
+      // has still shared it; but not for longer than half the time it is still served, so that a slow store cannot
+      // hand out a short-lived token already expired.
+      const servedForMs = cached.schedule.usableForMs - (now.mono - cached.sentAt.mono);
+      await settledWithin(outcome.written, Math.min(this.#settings.tokenStoreTimeoutMs, servedForMs / 2));
+    }
+    return token.accessToken;
   }
 
-  async #runRound(round: Round, reason: RefreshReason): Promise<string> {
-    const settings = this.#settings;
-    const startedAt = performance.now();
-    const { signal } = round.controller;
-    const check = (): void => {
-      if (signal.aborted) throw abortError(signal);
-    };
-    let lockSecret: string | undefined;
-    /** Set once the token's write is on its way: the lock then goes when the write settles, not in the finally. */
-    let lockedUntilWritten = false;
-    try {
-      const secrets =
-        typeof settings.clientSecret === 'function'
-          ? await callSecretProvider(settings.clientSecret, settings.requestTimeoutMs, signal)
-          : settings.clientSecret;
-      check();
-      this.#learnCredentials(secrets);
-      const order = secretOrder(secrets, this.#lastWorkedSecret);
-      const ordered = order.map((index) => secrets[index] as string);
-      const shared = this.#sharedCache();
-      if (shared !== undefined) {
-        const fromStore = (token: StoredToken | undefined): boolean =>
-          token !== undefined && this.#worthTaking(token, reason);
-        if (reason !== 'background') {
-          const found = await shared.read(ordered);
-          check();
-          if (fromStore(found))
-            return this.#adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
-        }
-        lockSecret = ordered[0] as string;
-        const taken = await shared.lock(lockSecret);
-        if (taken !== 'held') this.#holdLock(round, taken);
-        check();
-        if (taken !== 'held' && taken !== undefined && reason !== 'background') {
-          // Double-checked: another process may have shared its token, or failed, and let the lock go between the
-          // read above and this acquire(). Fetching then would be a second request for the same rotation, or,
-          // when the endpoint asked for a pause (Retry-After), one more request into it from every process that
-          // comes later. A failure without Retry-After does not stop a lock winner: it tries for itself.
-          // (A lock taken goes in the finally below.)
-          const [found, noted] = await Promise.all([shared.read(ordered), shared.failure(lockSecret)]);
-          check();
-          if (fromStore(found))
-            return this.#adopt(round, reason, storedAsIssued(found as StoredToken, order), 'store', startedAt);
-          if (noted?.retryAfterMs !== undefined) {
-            // Not this round's failure: it is not reported again under the lock, which would renew the note.
-            void round.lock?.release();
-            round.lock = undefined;
-            throw noted;
-          }
-        }
-        if (taken === 'held') {
-          // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
-          if (this.#isCurrent(round) && this.#phase(performance.now()) !== 'unusable') {
-            this.#storeLookAt = performance.now() + STORE_LOOK_MS;
-            return (this.#cached as CachedToken).accessToken;
-          }
-          const outcome = await shared.awaitHolder(
-            ordered,
-            fromStore,
-            performance.now() + settings.tokenStoreLockWaitMs,
-            signal,
-          );
-          if (outcome !== undefined && 'release' in outcome) this.#holdLock(round, outcome);
-          check();
-          if (outcome instanceof WristbandM2MError) throw outcome;
-          if (outcome !== undefined && !('release' in outcome)) {
-            return this.#adopt(round, reason, storedAsIssued(outcome, order), 'store', startedAt);
-          }
-        }
-      }
-      const issued = await this.#tokenRequester()(secrets, order, signal);
-      check();
-      this.#lastWorkedSecret = secrets[issued.secretIndex];
-      const token = this.#adopt(round, reason, issued, 'endpoint', startedAt);
-      if (shared !== undefined && this.#isCurrent(round)) {
-        // Shared before the callers resume, so that a process exiting (or a Worker answering) right after
-        // getToken() has still shared it; but not for longer than half the time it is still served, so that a slow
-        // store cannot hand out a short-lived token already expired. The lock goes once the write has landed
-        // (or given up), so the fleet's waiters find the token rather than take the lock and fetch again.
-        // The lock stays on the round meanwhile: clearToken() (the token retired) and destroy() still let it go at
-        // once, as they promise, rather than leave this client's next round, and the fleet, waiting on it until a
-        // slow write gives up. (Releasing is idempotent; the finally below leaves it to the write.)
-        const { accessToken, sentAt, expiresInSeconds } = issued;
-        const written = shared.publish(
-          { accessToken, sentAt, expiresInSeconds },
-          secrets[issued.secretIndex] as string,
+  /** Applies `event`, and re-derives the hot path's answer and window when the token changed. */
+  #update(event: TokenEvent, now: Instant): void {
+    const before = this.#state.token;
+    this.#state = apply(this.#state, event, now);
+    if (this.#state.token !== before) {
+      this.#resolved = this.#state.token && Promise.resolve(this.#state.token.accessToken);
+      this.#rearm(now);
+    }
+  }
+
+  #rearm(now: Instant): void {
+    const window = hotWindow(this.#state, now);
+    this.#freshFrom = window.from;
+    this.#freshUntil = window.until;
+  }
+
+  /**
+   * Waits on `round` for one caller, bounded three ways: the round's result, the caller's signal, and the round's
+   * deadline counted by a timer of the caller's own (in a Cloudflare Worker, the round's request may be gone, and
+   * its timers with it). A round past its deadline is given up and replaced, once, by the next round.
+   */
+  #follow(round: LiveRound, options: GetTokenOptions | undefined, replacing: boolean): Promise<string> {
+    const signal = options?.signal;
+    return new Promise<string>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = {
+        signal,
+        fail(error) {
+          leave();
+          reject(error);
+        },
+        replace: () => {
+          leave();
+          resolve(replacing ? Promise.reject(roundAbandoned()) : this.acquire(options, true));
+        },
+      };
+      const leave = (): void => {
+        clearTimeout(timer);
+        round.waiters.delete(waiter);
+        if (signal !== undefined) leaveSignal(round, signal);
+      };
+      const arm = (): void => {
+        timer = setTimeout(
+          () => {
+            const now = readClock();
+            if (now.mono <= round.deadline) arm();
+            else this.#giveUp(round, now);
+          },
+          Math.max(0, round.deadline - performance.now()) + 1,
         );
-        lockedUntilWritten = true;
-        void written.then(() => round.lock?.release());
-        // Measured to when this client stops serving the token (its buffer, up to 10 s, before the real expiry), not
-        // to the real expiry: a short token waited on for half its real life came out already unusable.
-        // Its age by whichever clock says it is older, as #phase() reads it: a wall clock stepped back mid-request
-        // must not stretch the wait.
-        const cached = this.#cached as CachedToken;
-        const age = ageOf(cached, performance.now(), Date.now());
-        const remainingMs = cached.schedule.usableForMs - age;
-        await settledWithin(written, Math.min(settings.tokenStoreTimeoutMs, remainingMs / 2));
-      }
-      return token;
-    } catch (error) {
-      const failure = error instanceof WristbandM2MError ? error : unexpected(error);
-      if (round.lock !== undefined && !signal.aborted && lockSecret !== undefined) {
-        await this.#shared?.reportFailure(lockSecret, failure);
-      }
-      this.#recordFailure(round, reason, failure, startedAt);
-      throw failure;
-    } finally {
-      if (!lockedUntilWritten) void round.lock?.release();
+      };
+      arm();
+      round.waiters.add(waiter);
+      if (signal !== undefined) joinSignal(round, signal);
+      round.promise.then(
+        (token) => {
+          leave();
+          resolve(token);
+        },
+        (error: unknown) => {
+          leave();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Gives up every round past its deadline, detached ones included: their callers would otherwise wait for good. */
+  #giveUpOverdue(now: Instant): void {
+    for (const round of this.#rounds?.values() ?? []) if (now.mono > round.deadline) this.#giveUp(round, now);
+  }
+
+  /** Ends `round`: it counts as a failed round if current, its I/O stops, and its callers move to the next round. */
+  #giveUp(round: LiveRound, now: Instant): void {
+    if (this.#rounds?.get(round.seq) !== round) return;
+    this.#rounds.delete(round.seq);
+    const error = roundAbandoned();
+    this.#update({ type: 'failed', seq: round.seq, error, random: Math.random() }, now);
+    this.#cancel(round, error);
+    for (const waiter of [...round.waiters]) waiter.replace();
+  }
+
+  /**
+   * Stops a round's I/O. In a Cloudflare Worker, a round started by another request cannot be reached (its abort
+   * controller is that request's); that request's own timers bound it, or it was cancelled with that request.
+   */
+  #cancel(round: LiveRound, reason: WristbandM2MError): void {
+    round.detached.fire();
+    try {
+      round.controller.abort(reason);
+    } catch {
+      // see above
     }
   }
 
   /**
-   * Keeps a lock the round just won, but only while the round is current. A round detached by clearToken() (or
-   * given up) while its acquire() or poll was on the way will not share its token, so holding the lock would make
-   * the fleet, and this client's own next round, wait for nothing; and a failure it reported under that lock
-   * would end the wait of processes waiting on the lock's next holder. It lets the lock go at once instead.
+   * Hands a round to the caller's `waitUntil`. Returns the error for a `waitUntil` that cannot take it (an unbound
+   * `ctx.waitUntil` throws "Illegal invocation"); the round runs anyway.
    */
-  #holdLock(round: Round, lock: HeldLock | undefined): void {
-    if (lock === undefined) return;
-    if (this.#isCurrent(round)) round.lock = lock;
-    else void lock.release();
-  }
-
-  /** Whether a token from the store helps: a refresh ahead of expiry wants a fresh one, a miss any usable one. */
-  #worthTaking(token: StoredToken, reason: RefreshReason): boolean {
-    const lifetimeMs = token.expiresInSeconds * 1000;
-    const schedule = tokenSchedule(lifetimeMs, this.#settings.expirationBufferMs, 0, 0);
-    const phase = tokenPhase(schedule, Date.now() - token.sentAt);
-    return reason === 'expiring' || reason === 'background' ? phase === 'fresh' : phase !== 'unusable';
-  }
-
-  /** Takes a token into the cache if the round is still current, and reports it. */
-  #adopt(
-    round: Round,
-    reason: RefreshReason,
-    issued: IssuedToken,
-    source: 'endpoint' | 'store',
-    startedAt: number,
-  ): string {
-    const { accessToken, sentAt, expiresInSeconds, secretIndex, attempts } = issued;
-    const receivedAt = Date.now();
-    const schedule = tokenSchedule(
-      expiresInSeconds * 1000,
-      this.#settings.expirationBufferMs,
-      // Never negative: a wall clock stepped back mid-request would otherwise stretch the jitter past refreshAt.
-      Math.max(0, receivedAt - sentAt),
-      Math.random(),
-    );
-    if (this.#isCurrent(round)) {
-      this.#cached = { accessToken, sentAt, sentAtMono: issued.sentAtMono, schedule };
-      this.#resolved = Promise.resolve(accessToken);
-      this.#phase(performance.now());
-      this.#missReason = 'expired';
-      this.#lastRefreshError = undefined;
-      this.#failures = 0;
-      this.#nextRoundAt = 0;
+  #handOver(waitUntil: WaitUntil | undefined, promise: Promise<string>): WristbandM2MError | undefined {
+    if (waitUntil === undefined) return undefined;
+    const kept = promise.catch(noop);
+    try {
+      if (typeof waitUntil === 'function') waitUntil(kept);
+      else waitUntil.waitUntil(kept);
+      return undefined;
+    } catch (error) {
+      return badWaitUntil(error);
     }
-    if (!this.#destroyed) {
-      callHook(this.#settings.onTokenRefreshed, {
-        expiresAt: sentAt + schedule.usableForMs,
-        refreshAt: sentAt + schedule.refreshAfterMs,
-        attempts,
-        durationMs: performance.now() - startedAt,
-        reason,
-        source,
-        secretIndex,
-      });
-    }
-    return accessToken;
-  }
-
-  /** Counts a failed round towards the backoff (only while it is current) and reports it. */
-  #recordFailure(round: Round, reason: RefreshReason, failure: WristbandM2MError, startedAt: number): void {
-    if (this.#destroyed) return;
-    if (this.#isCurrent(round)) this.#countFailure(failure);
-    const attempts = failure.attempts ?? 0;
-    callHook(this.#settings.onTokenRefreshFailed, {
-      error: failure,
-      attempts,
-      durationMs: performance.now() - startedAt,
-      reason,
-    });
-    // onTokenRefreshFailed may have destroyed the client: no hook after destroy().
-    if (reason === 'background' && !this.#destroyed) callHook(this.#settings.onBackgroundRefreshError, failure);
-  }
-
-  /** Sets the backoff after one more failed round: no round starts before it has passed. */
-  #countFailure(failure: WristbandM2MError): void {
-    this.#lastRefreshError = failure;
-    this.#failures++;
-    const waitMs = Math.max(backoffMs(this.#failures, Math.random()), failure.retryAfterMs ?? 0);
-    this.#nextRoundAt = performance.now() + waitMs;
-  }
-
-  /** Ends a round for its callers at once and lets go of its lock; what it still does cannot reach the cache. */
-  #giveUp(round: Round, error: WristbandM2MError): void {
-    round.controller.abort(error);
-    round.fail(error);
-    void round.lock?.release();
-    if (this.#pending === round) this.#pending = undefined;
   }
 
   #startBackgroundRefresh(): void {
     const intervalMs = this.#settings.backgroundRefreshIntervalMs;
-    if (intervalMs === undefined || this.#stopBackgroundRefresh !== undefined || this.#destroyed) return;
+    if (intervalMs === undefined || this.#stopBackgroundRefresh !== undefined || this.#state.destroyed) return;
     this.#stopBackgroundRefresh = startUnrefInterval(() => {
-      // A round already running refreshes the cache anyway; one during a backoff would defeat it.
-      if (this.#pending === undefined && performance.now() >= this.#nextRoundAt) this.#startRound('background');
+      const now = readClock();
+      this.#giveUpOverdue(now);
+      if (shouldRefreshInBackground(this.#state, now)) this.#start('background', now);
     }, intervalMs);
   }
 
-  #clear(token: string | undefined): void {
-    const cached = this.#cached?.accessToken;
-    if (token !== undefined && token !== cached) return;
-    if (cached !== undefined) this.#sharedCache()?.retire(cached);
-    this.#dropCache();
-    // The round in flight goes on for the callers already waiting, but can no longer fill the cache, and its lock
-    // goes now: it will not share what it gets, so nobody should wait for it.
-    const detached = this.#pending;
-    this.#pending = undefined;
-    if (detached !== undefined) {
-      void detached.lock?.release();
-      // Not its lock any more: it must neither release it again later nor report a failure under it.
-      detached.lock = undefined;
-    }
-    this.#missReason = token === undefined ? 'cleared' : 'unauthorized';
+  clear(token: string | undefined): void {
+    const before = this.#state;
+    this.#update({ type: 'cleared', token }, readClock());
+    if (this.#state === before) return;
+    if (before.token !== undefined) this.#deps?.fleet?.retire(before.token.accessToken);
+    // Every round started before goes on for its callers, but its lock goes now: it will not share what it gets
+    // (nor keep the fleet waiting on the write of a token just retired).
+    for (const round of this.#rounds?.values() ?? []) round.detached.fire();
   }
 
-  #destroy(): void {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
+  destroy(): void {
+    if (this.#state.destroyed) return;
+    this.#update({ type: 'destroyed' }, readClock());
     this.#stopBackgroundRefresh?.();
-    for (const round of this.#rounds ?? []) this.#giveUp(round, clientDestroyed());
-    this.#dropCache();
-  }
-
-  /** Forgets the cached token, and moves to a new generation: no round started before can fill the cache. */
-  #dropCache(): void {
-    this.#cached = undefined;
-    this.#resolved = undefined;
-    this.#freshUntil = 0;
-    this.#generation++;
-  }
-
-  /** The snapshot behind `client.state`. */
-  snapshot(): WristbandM2MClientState {
-    const now = performance.now();
-    const phase = this.#phase(now);
-    const cached = phase === 'unusable' ? undefined : this.#cached;
-    const lastRefreshError = this.#lastRefreshError;
-    const nextRoundAt = this.#nextRoundAt;
-    // When it was sent, in the wall clock's current frame, by whichever clock says it is older (as phase() does):
-    // a wall clock stepped back must not put expiresAt and refreshAt later than the instants they describe.
-    const wall = Date.now();
-    const sentAt = cached && wall - ageOf(cached, now, wall);
-    return Object.freeze({
-      status: cached === undefined ? 'unavailable' : lastRefreshError === undefined ? 'fresh' : 'degraded',
-      hasValidToken: cached !== undefined,
-      expiresAt: cached && (sentAt as number) + cached.schedule.usableForMs,
-      refreshAt: cached && (sentAt as number) + cached.schedule.refreshAfterMs,
-      refreshing: this.#pending !== undefined,
-      lastRefreshError,
-      retryAt: nextRoundAt > now ? Date.now() + (nextRoundAt - now) : undefined,
-    });
-  }
-
-  #learnCredentials(secrets: readonly string[]): void {
-    for (const secret of secrets) {
-      for (const form of credentialForms(this.#settings.clientId, secret)) {
-        // Moved to the end when already known, so the forms of the secrets in use are always the newest.
-        const at = this.#credentials.indexOf(form);
-        if (at !== -1) this.#credentials.splice(at, 1);
-        this.#credentials.push(form);
-      }
+    for (const round of this.#rounds?.values() ?? []) {
+      const error = clientDestroyed();
+      this.#cancel(round, error);
+      for (const waiter of [...round.waiters]) waiter.fail(error);
     }
-    // A provider may return a new secret every round: keep the forms of the latest few secrets only (this round's
-    // all included), or the list, and the redaction regex built from it for every error, would grow forever.
-    // Trimmed in place: the token requester holds this very array.
-    const keep = Math.max(MAX_CREDENTIAL_FORMS, secrets.length * FORMS_PER_SECRET);
-    if (this.#credentials.length > keep) this.#credentials.splice(0, this.#credentials.length - keep);
   }
 
-  #tokenRequester(): TokenRequester {
-    return (this.#requester ??= createTokenRequester(this.#settings, this.#credentials));
+  /** The snapshot behind `client.state`: a query, which changes nothing. */
+  snapshot(): WristbandM2MClientState {
+    return snapshot(this.#state, readClock());
   }
 
-  #sharedCache(): SharedCache | undefined {
-    const store = this.#settings.tokenStore;
-    if (store === undefined || this.#shared !== undefined) return this.#shared;
+  /** Secrets a round is assumed to try until it knows them: the configured list's, or two from a provider. */
+  #assumedSecretCount(): number {
+    const secret = this.#settings.clientSecret;
+    return typeof secret === 'function' ? 2 : secret.length;
+  }
+
+  #roundDeps(): RoundDeps {
+    if (this.#deps !== undefined) return this.#deps;
+    const settings = this.#settings;
+    const credentials = createCredentials(settings.clientId, settings.clientSecret, settings.requestTimeoutMs);
+    const store = settings.tokenStore;
     // Store calls still on their way at destroy() (the lock release it starts included) report nothing after it.
-    const report = this.#settings.onTokenStoreError;
+    const report = settings.onTokenStoreError;
     const onTokenStoreError: ResolvedConfig['onTokenStoreError'] = (event) =>
-      this.#destroyed ? undefined : report?.(event);
-    return (this.#shared = createSharedCache(store, { ...this.#settings, onTokenStoreError }));
+      this.#state.destroyed ? undefined : report?.(event);
+    this.#deps = {
+      credentials,
+      requestToken: createTokenRequester(settings, credentials.redactor),
+      fleet: store === undefined ? undefined : createFleet(store, { ...settings, onTokenStoreError }),
+      bounds: {
+        requestTimeoutMs: settings.requestTimeoutMs,
+        provider: typeof settings.clientSecret === 'function',
+        store:
+          store === undefined
+            ? undefined
+            : { timeoutMs: settings.tokenStoreTimeoutMs, lockWaitMs: settings.tokenStoreLockWaitMs },
+      },
+    };
+    return this.#deps;
   }
 
   /** The public object over this instance: see {@link PublicClient}. */
@@ -596,13 +463,13 @@ class TokenCache {
       const now = Date.now();
       return options === undefined && now < this.#freshUntil && now >= this.#freshFrom
         ? (this.#resolved as Promise<string>)
-        : this.#acquire(options);
+        : this.acquire(options);
     };
     return new PublicClient(
       this,
       getToken,
-      (token) => this.#clear(token),
-      () => this.#destroy(),
+      (token) => this.clear(token),
+      () => this.destroy(),
       this.#settings.fetch,
     );
   }
@@ -615,13 +482,13 @@ class TokenCache {
  * more; on a class they are shared.
  */
 class PublicClient implements WristbandM2MClient {
-  readonly #cache: TokenCache;
+  readonly #cache: TokenClient;
   readonly #fetchImpl: FetchImplementation | undefined;
   /** Made at the first use: most clients never use it, and each costs memory. */
   #fetch: FetchImplementation | undefined;
 
   constructor(
-    cache: TokenCache,
+    cache: TokenClient,
     readonly getToken: WristbandM2MClient['getToken'],
     readonly clearToken: WristbandM2MClient['clearToken'],
     readonly destroy: WristbandM2MClient['destroy'],
@@ -663,33 +530,52 @@ Object.freeze(PublicClient.prototype);
  * const token = await m2m.getToken();
  */
 export function createWristbandM2MClient(config: WristbandM2MClientConfig): WristbandM2MClient {
-  return new TokenCache(resolveConfig(config)).client();
+  return new TokenClient(resolveConfig(config)).client();
 }
 
-/**
- * How old a cached token is by whichever clock says it is older: a wall clock stepped back cannot make it younger,
- * nor can a machine that slept (the monotonic clock stands still meanwhile).
- */
-function ageOf(cached: CachedToken, monoNow: number, wallNow: number): number {
-  return Math.max(monoNow - cached.sentAtMono, wallNow - cached.sentAt);
+/** Counts a caller waiting with `signal`; the first one adds the listener that fails every caller sharing it. */
+function joinSignal(round: LiveRound, signal: AbortSignal): void {
+  const entry = round.signals.get(signal);
+  if (entry !== undefined) {
+    entry.callers++;
+    return;
+  }
+  const listener = (): void => {
+    const error = aborted(signal);
+    for (const waiter of [...round.waiters]) if (waiter.signal === signal) waiter.fail(error);
+  };
+  round.signals.set(signal, { listener, callers: 1 });
+  signal.addEventListener('abort', listener, { once: true });
+}
+
+/** Uncounts a caller; the last one sharing `signal` removes its listener. */
+function leaveSignal(round: LiveRound, signal: AbortSignal): void {
+  const entry = round.signals.get(signal);
+  if (entry === undefined || --entry.callers > 0) return;
+  round.signals.delete(signal);
+  signal.removeEventListener('abort', entry.listener);
+}
+
+/** A token from a round's outcome, dated by both clocks, with its schedule (and this client's refresh spread). */
+function cachedToken(outcome: RoundOutcome & { type: 'token' }, now: Instant, bufferMs: number): CachedToken {
+  const { token } = outcome;
+  const sentAt =
+    outcome.source === 'endpoint'
+      ? { wall: token.sentAt, mono: outcome.token.sentAtMono }
+      : fromWall(token.sentAt, now);
+  const schedule = tokenSchedule(
+    token.expiresInSeconds * 1000,
+    bufferMs,
+    // Never negative: a wall clock stepped back mid-request would otherwise stretch the spread past refreshAt.
+    Math.max(0, now.wall - token.sentAt),
+    Math.random(),
+  );
+  return { accessToken: token.accessToken, sentAt, schedule };
 }
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first, leaving no timer behind. */
 function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   return within(() => promise, Math.max(0, ms), noop).then(noop, noop);
-}
-
-/** A token read from the store, in the shape of an endpoint answer; `order` maps its position back to the list's. */
-function storedAsIssued(token: StoredToken, order: readonly number[]): IssuedToken {
-  const ageMs = Math.max(0, Date.now() - token.sentAt);
-  return {
-    accessToken: token.accessToken,
-    sentAt: token.sentAt,
-    sentAtMono: performance.now() - ageMs,
-    expiresInSeconds: token.expiresInSeconds,
-    attempts: 0,
-    secretIndex: order[token.secretIndex] as number,
-  };
 }
 
 function aborted(signal: AbortSignal): WristbandM2MError {
@@ -700,50 +586,34 @@ function aborted(signal: AbortSignal): WristbandM2MError {
   );
 }
 
-function backingOff(last: WristbandM2MError, retryAfterMs: number): WristbandM2MError {
-  const seconds = Math.ceil(retryAfterMs / 100) / 10;
-  return restated(last, `${last.message} No token request is sent for ${seconds} s after repeated failures.`, {
-    attempts: 0,
-    retryAfterMs,
-  });
-}
-
-function roundAbandoned(maxRoundMs: number): WristbandM2MError {
+function roundAbandoned(): WristbandM2MError {
   return new WristbandM2MError(
     'TOKEN_REQUEST_TIMEOUT',
-    `A token refresh was still unsettled after its longest possible duration (${Math.ceil(maxRoundMs / 1000)} s), ` +
-      'as when timers or I/O were frozen or cancelled; it was given up and the next call starts a new one.',
+    'A token refresh was still unsettled after its longest possible duration, as when timers or I/O were frozen ' +
+      'or cancelled (a Worker request that ended without waitUntil); it was given up and replaced.',
   );
 }
 
-function unexpected(error: unknown): WristbandM2MError {
-  return new WristbandM2MError('TOKEN_ENDPOINT_UNREACHABLE', 'The token refresh failed unexpectedly.', {
-    cause: error instanceof Error ? { name: error.name } : undefined,
-  });
+function badWaitUntil(error: unknown): WristbandM2MError {
+  return new WristbandM2MError(
+    'INVALID_CONFIG',
+    'getToken(): `waitUntil` ' +
+      (error === undefined ? 'is neither a function nor an object with a waitUntil method' : 'threw when called') +
+      ". Pass the request's execution context itself, getToken({ waitUntil: ctx }), or ctx.waitUntil.bind(ctx).",
+    error instanceof Error ? { cause: { name: error.name } } : {},
+  );
 }
 
 /**
- * Follows `round` for one caller, rejecting as soon as that caller's signal aborts. However many callers share a
- * signal, the round adds one listener to it, and removes it when the round settles.
+ * A synchronous failure to start work: the runtime refused it, as a Cloudflare Worker does outside a request
+ * ("Disallowed operation called within global scope").
  */
-function untilAborted(round: Round, signal: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const waiters = (round.waiters ??= new Map());
-    let rejects = waiters.get(signal);
-    if (rejects === undefined) {
-      const list: ((error: WristbandM2MError) => void)[] = [];
-      rejects = list;
-      waiters.set(signal, list);
-      const onAbort = (): void => {
-        for (const rejectOne of list.splice(0)) rejectOne(aborted(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      void round.promise.then(noop, noop).then(() => {
-        signal.removeEventListener('abort', onAbort);
-        waiters.delete(signal);
-      });
-    }
-    rejects.push(reject);
-    round.promise.then(resolve, reject);
-  });
+function notHere(error: unknown): WristbandM2MError {
+  if (error instanceof WristbandM2MError) return error;
+  return new WristbandM2MError(
+    'TOKEN_ENDPOINT_UNREACHABLE',
+    'getToken() could not start a token request here: the runtime refused it. In a Cloudflare Worker, call ' +
+      'getToken() inside a request handler (fetch, scheduled, queue), not at module scope.',
+    { cause: error instanceof Error ? { name: error.name } : undefined },
+  );
 }

@@ -1,8 +1,7 @@
 import { describeValue, invalidConfig, type WristbandM2MError } from './errors.js';
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
-import { asSecretList, type ClientSecret, secretListProblem } from './secrets.js';
+import { asSecretList, type ClientSecret, secretListProblem } from './credentials/secrets.js';
 import type { TokenStore } from './store/types.js';
-import { MAX_ATTEMPTS, RETRY_DELAY_MS } from './token-request.js';
 
 /** A `fetch` implementation with the shape of the global one. */
 export type FetchImplementation = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -113,11 +112,6 @@ export interface ResolvedConfig {
   clientId: string;
   /** The configured list, or the provider to ask once per round. */
   clientSecret: readonly string[] | Exclude<ClientSecret, string | readonly string[]>;
-  /**
-   * The longest a token round can run with every bound hit: its requests and pauses, the secret provider, and the
-   * store's calls and lock wait. A lock lives this long; a round still running past it is given up.
-   */
-  maxRoundMs: number;
   tokenEndpoint: string;
   expirationBufferMs: number;
   backgroundRefreshIntervalMs: number | undefined;
@@ -240,11 +234,6 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
   return {
     clientId,
     clientSecret,
-    maxRoundMs: maxRoundMs(
-      clientSecret,
-      requestTimeoutMs,
-      store === undefined ? undefined : { storeTimeoutMs, lockWaitMs },
-    ),
     tokenEndpoint: tokenEndpointFor(domain),
     expirationBufferMs: (buffer ?? DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS) * 1000,
     backgroundRefreshIntervalMs: interval === undefined ? undefined : interval * 1000,
@@ -278,29 +267,6 @@ function secretOption(value: unknown): ResolvedConfig['clientSecret'] {
     );
   }
   return [...asSecretList(value as string | readonly string[])];
-}
-
-/**
- * Store calls one round can make one after another: a read, an acquire and the read that double-checks a won lock;
- * while waiting on another holder, a last poll's read, failure note and acquire; then the write or the failure
- * report.
- */
-const STORE_CALLS_PER_ROUND = 7;
-
-/**
- * How long one round can take at most: one request per extra secret plus {@link MAX_ATTEMPTS} for 5xx answers, the
- * pauses between those, the provider's call (assumed to return up to two secrets), and with a store its sequential
- * calls and the lock wait. The store lock lives this long too, so it outlasts the slowest round that holds it.
- */
-function maxRoundMs(
-  secret: ResolvedConfig['clientSecret'],
-  requestTimeoutMs: number,
-  store: { storeTimeoutMs: number; lockWaitMs: number } | undefined,
-): number {
-  const provider = typeof secret === 'function';
-  const requests = (provider ? 1 : secret.length - 1) + MAX_ATTEMPTS + (provider ? 1 : 0);
-  const storeMs = store === undefined ? 0 : STORE_CALLS_PER_ROUND * store.storeTimeoutMs + store.lockWaitMs;
-  return requests * requestTimeoutMs + (MAX_ATTEMPTS - 1) * RETRY_DELAY_MS + storeMs;
 }
 
 /**

@@ -141,6 +141,15 @@ export function restated(
   } as WristbandM2MErrorDetails);
 }
 
+/**
+ * Whether a failure says the endpoint does not accept the secret that was sent: a 401, or any 4xx whose OAuth `error`
+ * is `invalid_client`.
+ */
+export function isRejectedCredential(failure: { status?: number | undefined; error?: string | undefined }): boolean {
+  const status = failure.status ?? 0;
+  return status === 401 || (status >= 400 && status < 500 && failure.error === 'invalid_client');
+}
+
 /** Names the kind of a bad value without ever echoing it: it may be a secret put in the wrong option. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'number')

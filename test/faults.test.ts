@@ -9,8 +9,8 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createWristbandM2MClient, WristbandM2MError } from '../src/index.js';
-import { basicAuthorization } from '../src/token-request.js';
-import { MAX_RESPONSE_BYTES, MAX_TOKEN_LIFETIME_SECONDS } from '../src/token-request.js';
+import { basicAuthorization } from '../src/http/token-request.js';
+import { MAX_RESPONSE_BYTES, MAX_TOKEN_LIFETIME_SECONDS } from '../src/http/token-request.js';
 
 type Answer = (req: IncomingMessage, res: ServerResponse) => void;
 type Outcome = 'token' | { code: WristbandM2MError['code']; status?: number };

@@ -27,7 +27,7 @@ const SIZE_BUDGET_BYTES = 11_700;
 const storeSeamStub: Plugin = {
   name: 'store-seam-stub',
   setup(esbuild) {
-    esbuild.onResolve({ filter: /\/store\/shared-cache\.js$/ }, () => ({ path: 'stub', namespace: 'stub' }));
+    esbuild.onResolve({ filter: /\/store\/fleet\.js$/ }, () => ({ path: 'stub', namespace: 'stub' }));
     esbuild.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
       contents: 'export const createSharedCache = () => {};',
     }));

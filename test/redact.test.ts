@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   basicAuthorization,
+  createRedactor,
   credentialForms,
   formUrlEncode,
   MAX_CAUSE_DEPTH,
@@ -9,7 +10,7 @@ import {
   REDACTED,
   redact,
   sanitizeError,
-} from '../src/redact.js';
+} from '../src/credentials/redact.js';
 
 const ID = 'client-id';
 const SECRET = 'pa ss/wörd"+=7f3a9c';
@@ -150,5 +151,39 @@ describe('sanitizeError', () => {
       },
     );
     expect(sanitizeError(hostile, FORMS)).toMatchObject({ name: 'Error', message: '' });
+  });
+});
+
+describe('createRedactor', () => {
+  it('keeps the forms of the latest few secrets only when a provider returns a new secret every round', () => {
+    const redactor = createRedactor('client-id');
+    for (let i = 0; i < 200; i++) redactor.learn([`rotating-secret-${i}`]);
+    // 5 forms per secret; a few recent secrets are plenty, 200 are a leak (and an O(n) regex per error).
+    expect(redactor.size).toBeLessThanOrEqual(40);
+    expect(redactor.redact('x rotating-secret-199 y')).toBe(`x ${REDACTED} y`);
+    expect(redactor.redact('rotating-secret-0')).toBe('rotating-secret-0');
+  });
+
+  it('keeps every form of one round however many secrets it holds', () => {
+    const redactor = createRedactor('client-id');
+    const secrets = Array.from({ length: 12 }, (_, i) => `round-secret-number-${i}`);
+    redactor.learn(secrets);
+    for (const secret of secrets) expect(redactor.redact(secret)).toBe(REDACTED);
+  });
+
+  it('redacts a percent-encoded form whatever the case of its hex digits (RFC 3986 §2.1), as .NET writes it', () => {
+    const secret = 'k9/Fq+Zr=secret/value';
+    const redactor = createRedactor('client-id');
+    redactor.learn([secret]);
+    const lower = encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (octet) => octet.toLowerCase());
+    const formLower = formUrlEncode(secret).replace(/%[0-9A-F]{2}/g, (octet) => octet.toLowerCase());
+    expect(lower).not.toBe(encodeURIComponent(secret));
+    for (const echoed of [lower, formLower, `client_secret=${lower}&x=1`]) {
+      const text = redactor.redact(echoed);
+      expect(text).toContain(REDACTED);
+      expect(text).not.toContain(lower);
+      expect(text).not.toContain(formLower);
+      expect(decodeURIComponent(text)).not.toContain(secret);
+    }
   });
 });

@@ -30,6 +30,6 @@ describe('src/ uses only web-standard APIs', () => {
   it('reaches the shared store only through its seam: the core imports no adapter and no codec', () => {
     const core = sources.filter((s) => !s.name.startsWith('store/') && s.name !== 'index.ts');
     const reached = core.flatMap(({ code }) => [...code.matchAll(/from '\.\/store\/([\w-]+)\.js'/g)].map((m) => m[1]));
-    expect(new Set(reached)).toEqual(new Set(['shared-cache', 'types']));
+    expect(new Set(reached)).toEqual(new Set(['fleet', 'types']));
   });
 });

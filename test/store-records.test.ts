@@ -9,7 +9,7 @@ import {
   type WristbandM2MClientConfig,
 } from '../src/index.js';
 import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
-import { MAX_CLOCK_SKEW_MS } from '../src/store/shared-cache.js';
+import { MAX_CLOCK_SKEW_MS } from '../src/store/fleet.js';
 import {
   advanceUntil,
   fakeEndpoint,

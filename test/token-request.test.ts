@@ -6,7 +6,7 @@ import {
   formUrlEncode,
   MAX_RESPONSE_BYTES,
   MAX_TOKEN_LIFETIME_SECONDS,
-} from '../src/token-request.js';
+} from '../src/http/token-request.js';
 import {
   CLIENT_ID,
   CLIENT_SECRET,

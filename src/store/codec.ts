@@ -5,9 +5,9 @@
  * misread each other's records; a reader tries the key of every secret it holds.
  */
 import { WristbandM2MError } from '../errors.js';
-import { isUsableAccessToken, MAX_TOKEN_LIFETIME_SECONDS, parseJsonObject } from '../token-request.js';
 import { within } from '../timers.js';
-import type { SharedToken, TokenStoreOperation } from './types.js';
+import { isUsableAccessToken, parseJsonObject, type SharedToken, usableLifetime } from '../token.js';
+import type { TokenStoreOperation } from './types.js';
 
 const RECORD_VERSION = 'v2';
 const encoder = new TextEncoder();
@@ -109,15 +109,9 @@ export function storeError(operation: TokenStoreOperation, problem: string, caus
 function asSharedToken(value: unknown): SharedToken | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { accessToken, sentAt, expiresInSeconds } = value as Record<string, unknown>;
-  const valid =
-    isUsableAccessToken(accessToken) &&
-    typeof sentAt === 'number' &&
-    Number.isFinite(sentAt) &&
-    typeof expiresInSeconds === 'number' &&
-    Number.isFinite(expiresInSeconds) &&
-    expiresInSeconds > 0;
-  return valid
-    ? { accessToken, sentAt, expiresInSeconds: Math.min(expiresInSeconds, MAX_TOKEN_LIFETIME_SECONDS) }
+  const lifetime = usableLifetime(expiresInSeconds);
+  return isUsableAccessToken(accessToken) && typeof sentAt === 'number' && Number.isFinite(sentAt) && lifetime
+    ? { accessToken, sentAt, expiresInSeconds: lifetime }
     : undefined;
 }
 

@@ -31,13 +31,7 @@ export interface TokenStore {
   acquire?(key: string, ttlSeconds: number, owner: string): Promise<boolean>;
 }
 
-/** A token as it is shared: enough for each reader to work out its own schedule. */
-export interface SharedToken {
-  accessToken: string;
-  /** When the request that got it was sent, in ms since the epoch. */
-  sentAt: number;
-  expiresInSeconds: number;
-}
+export type { SharedToken } from '../token.js';
 
 /** The store operations, as named in `onTokenStoreError` events. */
 export type TokenStoreOperation = 'get' | 'set' | 'delete' | 'deleteIfEquals' | 'acquire';

@@ -77,10 +77,24 @@ function redactionPattern(forms: readonly string[]): RegExp | undefined {
     .filter((form) => form !== '')
     .sort((a, b) => b.length - a.length)
     .map((form) => {
-      const escaped = form.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+      // A percent-encoded octet matches in either case: RFC 3986 §2.1 makes `%2f` and `%2F` the same octet, and
+      // some encoders (.NET's HttpUtility.UrlEncode) write lowercase hex.
+      const escaped = form
+        .replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')
+        .replace(
+          /%([0-9A-Fa-f])([0-9A-Fa-f])/g,
+          (_, high: string, low: string) => `%${eitherCase(high)}${eitherCase(low)}`,
+        );
       return form.length < MIN_SUBSTRING_REDACTION_LENGTH ? `(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])` : escaped;
     });
   return alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'gu');
+}
+
+/** A hex digit as a character class of both its cases (`[aA]`), or the digit itself. */
+function eitherCase(digit: string): string {
+  const lower = digit.toLowerCase();
+  const upper = digit.toUpperCase();
+  return lower === upper ? digit : `[${lower}${upper}]`;
 }
 
 /** Copies keep the built-in subclass, so `cause instanceof TypeError` (how fetch reports network errors) still works. */
@@ -137,4 +151,40 @@ function readProperty(value: unknown, key: string): unknown {
 function stringProperty(value: unknown, key: string): string | undefined {
   const property = readProperty(value, key);
   return typeof property === 'string' ? property : undefined;
+}
+
+/** Forms kept beyond the current round's: those of about the last 8 secrets. */
+const MAX_KEPT_FORMS = 8 * 5;
+
+/**
+ * The credential forms of one client's secrets, and the scrubbing done with them. One object, held by whoever reports
+ * server text or foreign errors (the token request, the client), instead of a list shared and trimmed in place.
+ */
+export interface Redactor {
+  /** Adds the forms of `secrets`, keeping those of the latest few secrets only (these included). */
+  learn(secrets: readonly string[]): void;
+  /** `text` with every known form replaced by {@link REDACTED}. */
+  redact(text: string): string;
+  /** A safe copy of a foreign error: see {@link sanitizeError}. */
+  sanitize(error: unknown): Error;
+  /** How many forms it holds: bounded however many secrets a provider hands out. */
+  readonly size: number;
+}
+
+export function createRedactor(clientId: string): Redactor {
+  let forms: readonly string[] = [];
+  return {
+    learn(secrets) {
+      const added = secrets.flatMap((secret) => credentialForms(clientId, secret));
+      // The newest last, each once: a provider may return a new secret every round, and the list (with the regex
+      // built from it for every error) must not grow forever.
+      const merged = [...forms.filter((form) => !added.includes(form)), ...added];
+      forms = merged.slice(-Math.max(MAX_KEPT_FORMS, added.length));
+    },
+    redact: (text) => redact(text, forms),
+    sanitize: (error) => sanitizeError(error, forms),
+    get size() {
+      return forms.length;
+    },
+  };
 }

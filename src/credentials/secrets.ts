@@ -2,8 +2,8 @@
  * Which client secret to send: a fixed list tried in order with the one that last worked first, or a provider
  * function (a secrets manager) asked once per token round. Nothing here ever puts a secret's value in a message.
  */
-import { describeValue, WristbandM2MError } from './errors.js';
-import { within } from './timers.js';
+import { describeValue, WristbandM2MError } from '../errors.js';
+import { within } from '../timers.js';
 
 /** One secret, a list tried in order, or a function returning either (sync or async), called once per token round. */
 export type ClientSecret =
@@ -66,9 +66,12 @@ export async function callSecretProvider(
     if (error === timeout || (signal?.aborted && error === signal.reason)) throw error;
     throw unavailable('threw or rejected', { name: error instanceof Error ? error.name : describeValue(error) });
   }
-  const problem = secretListProblem(answer);
+  // A duplicate in a runtime answer is harmless (a secrets manager's current and previous versions are equal
+  // between rotations): the first of each is kept. In a static list it stays a config error: a typo, most likely.
+  const distinct = Array.isArray(answer) ? [...new Set(answer)] : answer;
+  const problem = secretListProblem(distinct);
   if (problem !== undefined) throw unavailable(`returned a value that ${problem}`);
-  return asSecretList(answer as string | readonly string[]);
+  return asSecretList(distinct as string | readonly string[]);
 }
 
 function unavailable(problem: string, cause?: { name: string }): WristbandM2MError {

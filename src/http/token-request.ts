@@ -2,13 +2,15 @@
  * One client-credentials token request ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)) and the
  * policy around it: a timeout per attempt, a cap on the bytes read, and retries for 5xx answers only.
  */
-import type { FetchImplementation, ResolvedConfig } from './config.js';
-import { abortError, restated, WristbandM2MError } from './errors.js';
-import { parseRetryAfter } from './lifecycle.js';
-import { basicAuthorization, redact, sanitizeError } from './redact.js';
-import { pause, within } from './timers.js';
+import type { FetchImplementation } from '../config.js';
+import { parseRetryAfter } from '../core/schedule.js';
+import { basicAuthorization, type Redactor } from '../credentials/redact.js';
+import { abortError, isRejectedCredential, restated, WristbandM2MError } from '../errors.js';
+import { pause, within } from '../timers.js';
+import { type IssuedToken, isUsableAccessToken, parseJsonObject, usableLifetime } from '../token.js';
 
-export { basicAuthorization, formUrlEncode } from './redact.js';
+export { basicAuthorization, formUrlEncode } from '../credentials/redact.js';
+export { MAX_TOKEN_LIFETIME_SECONDS } from '../token.js';
 
 /** Attempts per token request, the first included. Only 5xx answers are tried again. */
 export const MAX_ATTEMPTS = 3;
@@ -16,22 +18,22 @@ export const MAX_ATTEMPTS = 3;
 export const RETRY_DELAY_MS = 100;
 /** A token response is well under 4 KiB; anything past this cap is not one, and reading on would waste memory. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
-/** Longer advertised lifetimes are cut to this, so a buggy `expires_in` cannot pin a revoked token for years. */
-export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
 
-/** A token the endpoint issued, with what the cache needs to date it. */
-export interface IssuedToken {
-  accessToken: string;
-  /** Lifetime from `expires_in`, in seconds, clamped to {@link MAX_TOKEN_LIFETIME_SECONDS}. */
-  expiresInSeconds: number;
-  /** `Date.now()` when the successful attempt was sent: the lifetime counts from there, not from the answer. */
-  sentAt: number;
-  /** `performance.now()` at the same moment, so a wall clock stepped back cannot stretch the lifetime. */
-  sentAtMono: number;
-  /** Token requests sent in the round, the successful one included. */
-  attempts: number;
-  /** Position of the secret that worked, in the list as configured or as the provider returned it. */
-  secretIndex: number;
+/**
+ * The longest one {@link TokenRequester} call can take with `secretCount` secrets: one request per extra secret
+ * (each rejected at once) plus {@link MAX_ATTEMPTS} for 5xx answers, each bounded by `requestTimeoutMs`, and the
+ * pauses between those.
+ */
+export function longestRequestMs(secretCount: number, requestTimeoutMs: number): number {
+  return (secretCount - 1 + MAX_ATTEMPTS) * requestTimeoutMs + (MAX_ATTEMPTS - 1) * RETRY_DELAY_MS;
+}
+
+/** What the requester needs of the client's settings. */
+export interface TokenRequestSettings {
+  tokenEndpoint: string;
+  clientId: string;
+  requestTimeoutMs: number;
+  fetch: FetchImplementation | undefined;
 }
 
 /**
@@ -50,10 +52,10 @@ interface OAuthErrorBody {
 }
 
 /**
- * Makes the round runner. `credentials` holds every form of every secret in use (the caller appends the forms of
- * secrets a provider returns): server text and foreign errors are scrubbed of all of them before reaching an error.
+ * Makes the round runner. `redactor` knows every form of every secret in use: server text and foreign errors are
+ * scrubbed of all of them before reaching an error.
  */
-export function createTokenRequester(config: ResolvedConfig, credentials: readonly string[]): TokenRequester {
+export function createTokenRequester(config: TokenRequestSettings, redactor: Redactor): TokenRequester {
   const timeoutMs = config.requestTimeoutMs;
 
   async function attemptOnce(
@@ -122,7 +124,7 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
       }
       return { ...token, sentAt, sentAtMono, attempts: attempt };
     }
-    const oauth = parseOAuthError(text, (value) => redact(value, credentials));
+    const oauth = parseOAuthError(text, redactor.redact);
     const retryAfterMs =
       response.status === 429 || response.status === 503
         ? parseRetryAfter(response.headers.get('retry-after'), Date.now())
@@ -139,7 +141,7 @@ export function createTokenRequester(config: ResolvedConfig, credentials: readon
     return new WristbandM2MError(
       'TOKEN_ENDPOINT_UNREACHABLE',
       `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
-      { attempts: attempt, cause: sanitizeError(cause, credentials) },
+      { attempts: attempt, cause: redactor.sanitize(cause) },
     );
   }
 
@@ -196,12 +198,6 @@ export function nextStep(
   return retryable && earlierServerErrors + 1 < MAX_ATTEMPTS ? 'retry' : 'fail';
 }
 
-/** A 401, or any 4xx whose OAuth `error` is `invalid_client`: the endpoint does not accept this secret. */
-export function isRejectedCredential(error: WristbandM2MError): boolean {
-  const status = error.status ?? 0;
-  return status === 401 || (status >= 400 && status < 500 && error.error === 'invalid_client');
-}
-
 function allSecretsRejected(last: WristbandM2MError, count: number): WristbandM2MError {
   return restated(
     last,
@@ -253,11 +249,6 @@ function discard(promise: Promise<unknown>): void {
   promise.catch(() => undefined);
 }
 
-/** A token that can go into an `Authorization` header as it is: a non-empty string of visible ASCII characters. */
-export function isUsableAccessToken(value: unknown): value is string {
-  return typeof value === 'string' && /^[\x21-\x7e]+$/.test(value);
-}
-
 /** Validates a successful answer ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)). */
 function parseTokenResponse(
   text: string | undefined,
@@ -282,10 +273,9 @@ function parseTokenResponse(
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
     throw invalid('a token_type other than "Bearer"');
   }
-  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) {
-    throw invalid('no usable expires_in (it must be a positive number of seconds)');
-  }
-  return { accessToken, expiresInSeconds: Math.min(expiresIn, MAX_TOKEN_LIFETIME_SECONDS) };
+  const expiresInSeconds = usableLifetime(expiresIn);
+  if (expiresInSeconds === undefined) throw invalid('no usable expires_in (it must be a positive number of seconds)');
+  return { accessToken, expiresInSeconds };
 }
 
 /** Picks the OAuth error fields ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)) if present. */
@@ -295,17 +285,6 @@ function parseOAuthError(text: string | undefined, redact: (text: string) => str
   if (typeof body?.error === 'string') out.error = redact(body.error).slice(0, 200);
   if (typeof body?.error_description === 'string') out.errorDescription = redact(body.error_description).slice(0, 500);
   return out;
-}
-
-export function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function describeBody(response: Response, text: string): string {

@@ -1,0 +1,421 @@
+/**
+ * The fleet protocol, whole: how processes sharing a {@link TokenStore} get one token per rotation between them.
+ *
+ * 1. **Read**: a token another process shared, if the round takes it.
+ * 2. **Lock**: the fleet lock of the round's first secret. Held by another process: while the cached token is still
+ *    served, the round defers (no wait at all); else it **waits for the holder**, polling for its token, its
+ *    failure note (only the note of the owner it saw holding the lock), or the lock coming free.
+ * 3. **Double-check** after winning the lock: the holder before may have shared a token, or left a note asking
+ *    for a pause (Retry-After), between the read and the lock.
+ * 4. **Fetch** under the lock, then **publish** the token, or leave a **failure note** so that waiters stop waiting.
+ * 5. The lock goes when the token's write has landed (so waiters find the token rather than the free lock), or at
+ *    once when the round is detached (`clearToken()`, `destroy()`): one place, in the scope that took it.
+ *
+ * Every store call is bounded in time, and its failure is a miss reported through `onTokenStoreError`, never a
+ * failed round.
+ */
+import { isRejectedCredential, restated, type WristbandM2MError, type WristbandM2MErrorCode } from '../errors.js';
+import { callHook, type TokenStoreErrorEvent } from '../hooks.js';
+import type { Latch } from '../latch.js';
+import { pause } from '../timers.js';
+import { type IssuedToken, parseJsonObject, type SharedToken } from '../token.js';
+import { boundedStoreCall, secretRecords, type SecretRecords, storeError, tokenStoreKeyPrefix } from './codec.js';
+import type { TokenStore, TokenStoreOperation } from './types.js';
+
+/** How often a process waiting on another's lock looks at the store again. */
+export const LOCK_POLL_MS = 100;
+/** A record sent later than this ahead of the local clock is not used: its writer's clock, or the record, is wrong. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+/**
+ * Store calls one {@link Fleet.obtain} makes one after another at most: the read, the acquire, the read of who holds
+ * the lock; the last poll's reads (token, holder and note together) and acquire; the double-check's reads
+ * (together); then the write of the token or of the failure note.
+ */
+const SEQUENTIAL_STORE_CALLS = 7;
+/** Secrets whose derived keys are kept; a provider rotating secrets never grows this past a few. */
+const MAX_KNOWN_SECRETS = 8;
+/** Retired tokens remembered, so that none of them is taken back from the store. */
+const MAX_RETIRED = 16;
+
+/** The longest {@link Fleet.obtain} spends on the store, its own fetch aside. */
+export function longestFleetMs(storeTimeoutMs: number, lockWaitMs: number): number {
+  return SEQUENTIAL_STORE_CALLS * storeTimeoutMs + lockWaitMs + LOCK_POLL_MS;
+}
+
+/** What the fleet needs of the client's settings. */
+export interface FleetSettings {
+  tokenEndpoint: string;
+  clientId: string;
+  tokenStoreEncryption: boolean;
+  tokenStoreTimeoutMs: number;
+  tokenStoreLockWaitMs: number;
+  onTokenStoreError: ((event: TokenStoreErrorEvent) => void) | undefined;
+}
+
+/** A token read from the store, with the position (in the round's list) of the secret whose key opened it. */
+export interface StoredToken extends SharedToken {
+  secretIndex: number;
+}
+
+/** One round's business with the fleet. */
+export interface FleetRequest {
+  /** The round's secrets, as configured (or as the provider returned them). */
+  secrets: readonly string[];
+  /** The one the round tries first: its lock is taken. */
+  lockSecret: string;
+  /** Whether to read the store before locking: a background refresh goes to Wristband by design. */
+  readFirst: boolean;
+  /** Whether the round takes a token another process shared. */
+  accepts(token: StoredToken): boolean;
+  /** Whether the cached token is still served, so that nobody needs to wait for another process's round. */
+  mayDefer(): boolean;
+  /** How long the lock lives: longer than the round that holds it can run. */
+  lockTtlSeconds: number;
+  /** Asks the token endpoint; rejects with the round's failure. `secretIndex` is a position in `secrets`. */
+  fetch(): Promise<IssuedToken>;
+}
+
+export type FleetOutcome =
+  | { type: 'stored'; token: StoredToken }
+  | { type: 'fetched'; token: IssuedToken; written: Promise<void> }
+  | { type: 'deferred' };
+
+export interface Fleet {
+  /**
+   * Gets a token through the fleet, as the protocol above says. Rejects with the round's failure, or with another
+   * holder's (from its note). `detached` fires when the round may no longer share what it gets: its lock goes
+   * then, and it publishes nothing. `signal` aborts it.
+   */
+  obtain(request: FleetRequest, signal: AbortSignal, detached: Latch): Promise<FleetOutcome>;
+  /**
+   * Deletes every shared record holding `accessToken` and never reads it back, including a record whose write is
+   * still on its way. Does not wait for the store.
+   */
+  retire(accessToken: string): void;
+}
+
+/** A lock this process holds: released by deleting only its own owner value. */
+interface HeldLock {
+  owner: string;
+  release(): void;
+}
+
+/** The store has no lock: go ahead, alone or not. */
+const NO_LOCK = 'none';
+
+/** Error codes a holder's failure note may carry: failures of the token endpoint itself. */
+const SHAREABLE_FAILURES: readonly WristbandM2MErrorCode[] = [
+  'TOKEN_ENDPOINT_HTTP_ERROR',
+  'TOKEN_ENDPOINT_UNREACHABLE',
+  'TOKEN_REQUEST_TIMEOUT',
+  'INVALID_TOKEN_RESPONSE',
+];
+
+export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
+  const prefix = tokenStoreKeyPrefix(settings.tokenEndpoint, settings.clientId);
+  const known = new Map<string, Promise<SecretRecords>>();
+  const retired: string[] = [];
+
+  const report = (operation: TokenStoreOperation, error: WristbandM2MError): void =>
+    callHook(settings.onTokenStoreError, { operation, error });
+
+  /** Runs one store call, bounded in time; a failure (a throw included) is reported and becomes `fallback`. */
+  async function call<T, F>(operation: TokenStoreOperation, start: () => Promise<T>, fallback: F): Promise<T | F> {
+    try {
+      return await boundedStoreCall(operation, invoke(start), settings.tokenStoreTimeoutMs);
+    } catch (error) {
+      report(operation, error as WristbandM2MError);
+      return fallback;
+    }
+  }
+
+  /** The value under `key` if it is a string; anything else but null/undefined is reported as a miss. */
+  async function getString(key: string): Promise<string | undefined> {
+    const value: unknown = await call('get', () => store.get(key), undefined);
+    if (typeof value === 'string' || value == null) return value ?? undefined;
+    report(
+      'get',
+      storeError('get', `returned ${typeof value}, not the string that was stored; treated as a cache miss`),
+    );
+    return undefined;
+  }
+
+  function recordsOf(secret: string): Promise<SecretRecords> {
+    let records = known.get(secret);
+    if (records === undefined) {
+      records = secretRecords(secret, prefix, settings.tokenStoreEncryption);
+      known.set(secret, records);
+      if (known.size > MAX_KNOWN_SECRETS) known.delete(known.keys().next().value as string);
+    }
+    return records;
+  }
+
+  /**
+   * The record under `secret`'s key with its raw value, or `undefined` (reported when unreadable). `asIs` keeps a
+   * retired token and one dated in the future, to delete it: after this machine's clock stepped back, its own
+   * records look dated in the future, and they must still go when retired.
+   */
+  async function readRecord(secret: string, asIs: boolean): Promise<(SharedToken & { value: string }) | undefined> {
+    const { key, open } = await recordsOf(secret);
+    const value = await getString(key);
+    if (value === undefined) return undefined;
+    const token = await open(value);
+    const problem =
+      token === undefined
+        ? 'returned a record this client cannot read (not written by this library, or damaged)'
+        : !asIs && token.sentAt > Date.now() + MAX_CLOCK_SKEW_MS
+          ? 'returned a record dated in the future (a clock more than 60 s ahead)'
+          : undefined;
+    if (problem !== undefined) {
+      report('get', storeError('get', `${problem}; treated as a cache miss`));
+      return undefined;
+    }
+    return asIs || !retired.includes((token as SharedToken).accessToken)
+      ? { ...(token as SharedToken), value }
+      : undefined;
+  }
+
+  /** The newest usable record under the keys of `secrets`. */
+  async function read(secrets: readonly string[]): Promise<StoredToken | undefined> {
+    const found = await Promise.all(secrets.map((secret) => readRecord(secret, false)));
+    let newest: StoredToken | undefined;
+    for (const [secretIndex, record] of found.entries()) {
+      if (record !== undefined && (newest === undefined || record.sentAt > newest.sentAt)) {
+        const { accessToken, sentAt, expiresInSeconds } = record;
+        newest = { accessToken, sentAt, expiresInSeconds, secretIndex };
+      }
+    }
+    return newest;
+  }
+
+  /** Deletes `key` while it holds `value`: atomically where the store can, else a read then a delete. */
+  async function deleteIfHolds(key: string, value: string): Promise<void> {
+    const deleteIfEquals = store.deleteIfEquals?.bind(store);
+    if (deleteIfEquals !== undefined) await call('deleteIfEquals', () => deleteIfEquals(key, value), undefined);
+    else if ((await getString(key)) === value) await call('delete', () => store.delete(key), undefined);
+  }
+
+  /** Tries to take `secret`'s lock: the lock, `'held'` by another process, or {@link NO_LOCK} (none in this store). */
+  async function tryLock(secret: string, ttlSeconds: number): Promise<HeldLock | 'held' | typeof NO_LOCK> {
+    const acquire = store.acquire?.bind(store);
+    if (acquire === undefined) return NO_LOCK;
+    const key = lockKey(await recordsOf(secret));
+    const owner = crypto.randomUUID();
+    const acquiring = invoke(() => acquire(key, ttlSeconds, owner));
+    // A store that cannot answer counts as a lock won: better a request too many than no token.
+    const won: unknown = await call('acquire', () => acquiring, true);
+    if (typeof won !== 'boolean') {
+      report('acquire', storeError('acquire', `returned ${typeof won}, not a boolean; counted as a lock won`));
+    } else if (!won) {
+      return 'held';
+    }
+    let released = false;
+    return {
+      owner,
+      release() {
+        if (released) return;
+        released = true;
+        // After the acquire() itself: one that timed out may still land later and set the lock, and a delete sent
+        // before it would leave that lock to block the fleet until its TTL.
+        const free = (): Promise<void> => deleteIfHolds(key, owner);
+        void acquiring.then(free, free);
+      },
+    };
+  }
+
+  /** The note the holder `owner` of `secret`'s lock left, if any, as the error it reported. */
+  async function readNote(secret: string): Promise<FailureNote | undefined> {
+    const value = await getString(noteKey(await recordsOf(secret)));
+    return value === undefined ? undefined : parseNote(value);
+  }
+
+  async function writeNote(secret: string, error: WristbandM2MError, owner: string): Promise<void> {
+    if (!SHAREABLE_FAILURES.includes(error.code)) return;
+    const { code, message, status, error: oauthError, retryAfterMs } = error;
+    // The instant the pause ends, not its length: a process reading the note later must pause only what is left.
+    const retryUntil = retryAfterMs === undefined ? undefined : Date.now() + retryAfterMs;
+    const note = { code, message: message.slice(0, 500), status, error: oauthError, retryUntil, owner };
+    const ttlSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000));
+    const key = noteKey(await recordsOf(secret));
+    await call('set', () => store.set(key, JSON.stringify(note), ttlSeconds), undefined);
+  }
+
+  /**
+   * Waits while another process holds `secret`'s lock, until the lock wait runs out: resolves with the token it
+   * shared, the lock once it is free (or {@link NO_LOCK} when the wait ran out: fetch anyway), or rejects with the
+   * failure it noted, or with `signal.reason`.
+   */
+  async function awaitHolder(
+    request: FleetRequest,
+    signal: AbortSignal,
+  ): Promise<StoredToken | HeldLock | typeof NO_LOCK> {
+    const secret = request.lockSecret;
+    const key = lockKey(await recordsOf(secret));
+    // The note that ends this wait is the one of the owner seen holding the lock: a process whose lock expired
+    // while its request ran may note its failure later, under a lock it no longer holds.
+    let holder = await getString(key);
+    const deadline = performance.now() + settings.tokenStoreLockWaitMs;
+    for (let now = performance.now(); now < deadline; now = performance.now()) {
+      await pause(Math.min(LOCK_POLL_MS, deadline - now), signal);
+      const [token, current, note] = await Promise.all([read(request.secrets), getString(key), readNote(secret)]);
+      if (token !== undefined && request.accepts(token)) return token;
+      holder = current ?? holder;
+      // A holder's rejected credential only says that the secret of its lock is rejected. A waiter holding other
+      // secrets (a [new, old] process behind an [old] one, mid-rotation) tries them itself.
+      const holderFailed = note?.owner !== undefined && note.owner === holder;
+      if (holderFailed && !(request.secrets.length > 1 && isRejectedCredential(note))) throw asError(note);
+      // Aborted (destroy(), a round given up) during those reads: take no lock for a round that is over.
+      signal.throwIfAborted();
+      const lock = await tryLock(secret, request.lockTtlSeconds);
+      if (lock !== 'held') return lock;
+    }
+    return NO_LOCK;
+  }
+
+  async function publish(token: SharedToken, secret: string): Promise<void> {
+    const { key, seal } = await recordsOf(secret);
+    const value = await seal(token);
+    const ttlSeconds = Math.max(1, Math.ceil((token.sentAt + token.expiresInSeconds * 1000 - Date.now()) / 1000));
+    const written = invoke(() => store.set(key, value, ttlSeconds));
+    // A token retired while its write was on the way is deleted once the write lands, however late.
+    written.then(() => (retired.includes(token.accessToken) ? deleteIfHolds(key, value) : undefined)).catch(noop);
+    await call('set', () => written, undefined);
+  }
+
+  /** Runs `work`; anything it did not report itself (no WebCrypto to derive keys with) is reported, never thrown. */
+  async function safely<T>(operation: TokenStoreOperation, work: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      report(
+        operation,
+        storeError(operation, 'could not run (is WebCrypto available?); treated as a cache miss', error),
+      );
+      return fallback;
+    }
+  }
+
+  async function obtain(request: FleetRequest, signal: AbortSignal, detached: Latch): Promise<FleetOutcome> {
+    const secret = request.lockSecret;
+    const stored = (token: StoredToken): FleetOutcome => ({ type: 'stored', token });
+    const check = (): void => signal.throwIfAborted();
+    if (request.readFirst) {
+      const found = await safely('get', () => read(request.secrets), undefined);
+      check();
+      if (found !== undefined && request.accepts(found)) return stored(found);
+    }
+    const first = await safely('acquire', () => tryLock(secret, request.lockTtlSeconds), NO_LOCK);
+    // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
+    if (first === 'held' && request.mayDefer()) return { type: 'deferred' };
+    const taken = first === 'held' ? await awaitHolder(request, signal) : first;
+    if (!(taken === NO_LOCK || 'release' in taken)) return stored(taken);
+    const lock = taken === NO_LOCK ? undefined : taken;
+    // From here this scope holds the lock. It goes once the token's write has landed (its `finally`), at once when
+    // the round is detached (it will share nothing, so nobody should wait for it), whichever comes first.
+    const release = (): void => lock?.release();
+    detached.then(release);
+    let written: Promise<void> | undefined;
+    try {
+      check();
+      if (lock !== undefined && request.readFirst) {
+        // Double-checked: the holder before may have shared its token, or noted a pause the endpoint asked for,
+        // between the read above and the lock. A note without Retry-After does not stop a lock winner.
+        const [found, note] = await Promise.all([
+          safely('get', () => read(request.secrets), undefined),
+          safely('get', () => readNote(secret), undefined),
+        ]);
+        check();
+        if (found !== undefined && request.accepts(found)) return stored(found);
+        if (note?.retryUntil !== undefined && note.retryUntil > Date.now()) throw asError(note);
+      }
+      let token: IssuedToken;
+      try {
+        token = await request.fetch();
+      } catch (failure) {
+        // Only while the lock is still ours and the round current: a note under a lock let go would end the wait
+        // of processes waiting on its next holder.
+        if (lock !== undefined && !signal.aborted && !detached.fired) {
+          await safely('set', () => writeNote(secret, failure as WristbandM2MError, lock.owner), undefined);
+        }
+        throw failure;
+      }
+      if (!detached.fired) {
+        const { accessToken, sentAt, expiresInSeconds } = token;
+        written = safely(
+          'set',
+          () => publish({ accessToken, sentAt, expiresInSeconds }, request.secrets[token.secretIndex] as string),
+          undefined,
+        );
+      }
+      return { type: 'fetched', token, written: written ?? Promise.resolve() };
+    } finally {
+      void (written ?? Promise.resolve()).then(release);
+    }
+  }
+
+  return {
+    obtain,
+    retire(accessToken) {
+      if (!retired.includes(accessToken)) retired.push(accessToken);
+      if (retired.length > MAX_RETIRED) retired.shift();
+      for (const secret of known.keys()) {
+        void safely(
+          'delete',
+          async () => {
+            const found = await readRecord(secret, true);
+            if (found?.accessToken === accessToken) await deleteIfHolds((await recordsOf(secret)).key, found.value);
+          },
+          undefined,
+        );
+      }
+    },
+  };
+}
+
+const lockKey = (records: SecretRecords): string => `${records.key}:lock`;
+const noteKey = (records: SecretRecords): string => `${records.key}:failed`;
+const noop = (): void => undefined;
+
+/** Calls a store method, turning a synchronous throw into a rejection. */
+function invoke<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(start());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** A failure note as a holder wrote it: its error's fields, the instant its pause ends, and the lock's owner. */
+interface FailureNote {
+  code: WristbandM2MErrorCode;
+  message: string;
+  status: number | undefined;
+  error: string | undefined;
+  /** Wall time (ms since the epoch) until which the endpoint asked for a pause. */
+  retryUntil: number | undefined;
+  owner: string | undefined;
+}
+
+/** A note as another process wrote it; fields of the wrong type are dropped, an unknown code voids it. */
+function parseNote(value: string): FailureNote | undefined {
+  const { code, message, status, error, retryUntil, owner } = parseJsonObject(value) ?? {};
+  if (!SHAREABLE_FAILURES.includes(code as WristbandM2MErrorCode) || typeof message !== 'string') return undefined;
+  return {
+    code: code as WristbandM2MErrorCode,
+    message,
+    status: typeof status === 'number' ? status : undefined,
+    error: typeof error === 'string' ? error : undefined,
+    retryUntil: typeof retryUntil === 'number' && Number.isFinite(retryUntil) ? retryUntil : undefined,
+    owner: typeof owner === 'string' ? owner : undefined,
+  };
+}
+
+/** The note as the error its holder reported, with what is left of its pause. */
+function asError(note: FailureNote): WristbandM2MError {
+  const leftMs = note.retryUntil === undefined ? 0 : note.retryUntil - Date.now();
+  return restated(
+    { ...note, error: note.error },
+    `${note.message} (reported through the token store by the process holding its lock)`,
+    { retryAfterMs: leftMs > 0 ? leftMs : undefined },
+  );
+}
