@@ -413,7 +413,7 @@ ${calls.join('\n')}
   is measured again. Target for this package: at most 1 KB before the first token.
 - **Size** (\`bench/size.mjs\`). esbuild (bundle, minify, ESM) then gzip level 9, as \`test/package.test.ts\` does. The
   store's share is the factory bundle built from \`src/\` minus the same build with \`src/store/fleet.ts\` (the seam
-  that wires a \`tokenStore\` into the client) replaced by a stub \`createSharedCache = () => undefined\`, so esbuild
+  that wires a \`tokenStore\` into the client) replaced by a stub \`createFleet = () => undefined\`, so esbuild
   drops everything only the store reaches (record sealing, the fleet lock). A stub rather than a subtraction of a
   separate store bundle, because gzip sizes of two bundles do not add up. Config validation of the store options stays.
   \`node bench/size-breakdown.mjs\` (not part of this run) shows where the bytes are: the share of each feature by the

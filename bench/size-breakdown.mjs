@@ -12,7 +12,7 @@ const root = new URL('../', import.meta.url).pathname;
 const STUBS = {
   'the shared store (store/fleet.ts and what only it reaches)': {
     filter: /\/store\/fleet\.js$/,
-    contents: 'export const createSharedCache = () => undefined;',
+    contents: 'export const createFleet = () => undefined; export const longestFleetMs = () => 0;',
   },
   'client.fetch (authenticated-fetch.ts)': {
     filter: /\/authenticated-fetch\.js$/,

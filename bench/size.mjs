@@ -3,7 +3,7 @@
 //   factory:       an entry that re-exports only createWristbandM2MClient from dist/index.js (what users bundle);
 //   factory (src): the same entry built from src/index.ts, to check the src builds below match dist;
 //   without store: the src build with the module that wires the shared store into the client (src/store/fleet.ts)
-//                  replaced by a stub exporting `createSharedCache = () => undefined`; esbuild then drops everything
+//                  replaced by a stub exporting `createFleet = () => undefined`; esbuild then drops everything
 //                  only that module reached (the store seam, record sealing, the lock). The store's share is
 //                  factory (src) minus this. A stub is used rather than subtracting a separate bundle of the store,
 //                  because gzip of two bundles does not add up, and a stub keeps the rest of the client unchanged.
@@ -46,7 +46,7 @@ const stubStoreSeam = (onStub) => ({
       return { path: 'store-seam-stub', namespace: 'stub' };
     });
     b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents: 'export function createSharedCache() { return undefined; }',
+      contents: 'export function createFleet() { return undefined; } export function longestFleetMs() { return 0; }',
       loader: 'js',
     }));
   },

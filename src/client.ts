@@ -109,6 +109,8 @@ interface LiveRound {
   readonly controller: AbortController;
   /** Fires when its result may no longer fill the cache: its fleet lock goes, and it shares nothing. */
   readonly detached: Latch;
+  /** Set when it was given up past its deadline: its own failure then moves its callers on instead. */
+  givenUp: boolean;
   /** The callers waiting on it, so that destroy() or a give-up reaches each at once. */
   readonly waiters: Set<Waiter>;
   /** One abort listener per distinct caller signal, however many callers share it, with how many do. */
@@ -198,6 +200,7 @@ class TokenClient {
       deadline: now.mono + longestRoundMs(deps.bounds, this.#assumedSecretCount()) + ABANDON_GRACE_MS,
       controller,
       detached: createLatch(),
+      givenUp: false,
       waiters: new Set(),
       signals: new Map(),
     };
@@ -322,8 +325,11 @@ class TokenClient {
         timer = setTimeout(
           () => {
             const now = readClock();
-            if (now.mono <= round.deadline) arm();
-            else this.#giveUp(round, now);
+            if (now.mono <= round.deadline) return arm();
+            // Given up, and replaced, from this caller's own timer: in a Cloudflare Worker, work started for a
+            // caller must be this caller's request's own, or the runtime may cancel it.
+            this.#giveUp(round, now);
+            waiter.replace();
           },
           Math.max(0, round.deadline - performance.now()) + 1,
         );
@@ -337,6 +343,7 @@ class TokenClient {
           resolve(token);
         },
         (error: unknown) => {
+          if (round.givenUp) return waiter.replace();
           leave();
           reject(error);
         },
@@ -349,14 +356,17 @@ class TokenClient {
     for (const round of this.#rounds?.values() ?? []) if (now.mono > round.deadline) this.#giveUp(round, now);
   }
 
-  /** Ends `round`: it counts as a failed round if current, its I/O stops, and its callers move to the next round. */
+  /**
+   * Ends `round`: it counts as a failed round if current, and its I/O stops. Its callers move to the round replacing
+   * it when their own timers fire, each from its own request.
+   */
   #giveUp(round: LiveRound, now: Instant): void {
     if (this.#rounds?.get(round.seq) !== round) return;
     this.#rounds.delete(round.seq);
+    round.givenUp = true;
     const error = roundAbandoned();
     this.#update({ type: 'failed', seq: round.seq, error, random: Math.random() }, now);
     this.#cancel(round, error);
-    for (const waiter of [...round.waiters]) waiter.replace();
   }
 
   /**

@@ -29,7 +29,7 @@ const storeSeamStub: Plugin = {
   setup(esbuild) {
     esbuild.onResolve({ filter: /\/store\/fleet\.js$/ }, () => ({ path: 'stub', namespace: 'stub' }));
     esbuild.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents: 'export const createSharedCache = () => {};',
+      contents: 'export const createFleet = () => {}; export const longestFleetMs = () => 0;',
     }));
   },
 };

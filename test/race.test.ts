@@ -18,7 +18,10 @@ import { FAKED } from './support/clocks.js';
 const RUNS = Number(process.env.RACE_RUNS ?? 1_000);
 const RETRY_DELAY_MS = 100;
 
-type Outcome = { kind: 'token'; lifetimeS: number } | { kind: '5xx' | '4xx' | 'network' | 'garbage' };
+type Outcome =
+  | { kind: 'token'; lifetimeS: number }
+  | { kind: '5xx' | '4xx' | 'network' | 'garbage' }
+  | { kind: '429'; retryAfterS: number };
 type Op =
   | { kind: 'get'; signal: 'none' | 'later' | 'pre' }
   | { kind: 'abort' }
@@ -436,12 +439,22 @@ const fleetOpArb = (clients: number): fc.Arbitrary<FleetOp> => {
       arbitrary: fc.integer({ min: -7_200_000, max: 7_200_000 }).map((ms) => ({ kind: 'wall' as const, ms })),
     },
     { weight: 1, arbitrary: fc.constant({ kind: 'tick' as const }) },
-    { weight: 5, arbitrary: outcomeArb.map((outcome) => ({ kind: 'respond' as const, outcome })) },
+    { weight: 5, arbitrary: fleetOutcomeArb.map((outcome) => ({ kind: 'respond' as const, outcome })) },
     { weight: 2, arbitrary: behaviourArb.map((behaviour) => ({ kind: 'store' as const, behaviour })) },
   );
 };
+/** Endpoint outcomes of the fleet model: the single client's, plus 429s whose Retry-After outlasts any backoff. */
+const fleetOutcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
+  { weight: 9, arbitrary: outcomeArb },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 40, max: 300 }).map((retryAfterS) => ({ kind: '429' as const, retryAfterS })),
+  },
+);
 const fleetArb = fc.integer({ min: 2, max: 3 }).chain((clients) =>
   fc.record({
+    // Seeds Math.random: each client's refresh spread (and backoff share) is random, and the run reproducible.
+    seed: fc.integer(),
     config: fc.record({
       clients: fc.constant(clients),
       buffer: fc.integer({ min: 0, max: 120 }),
@@ -481,10 +494,25 @@ interface FleetCaller {
 
 type FleetConfig = { clients: number; buffer: number; interval: number | undefined; timeout: number; lockWait: number };
 
-async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<void> {
+/** A seeded generator (mulberry32), standing in for Math.random so that a failing run replays exactly. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+async function runFleetScenario(config: FleetConfig, ops: FleetOp[], seed: number): Promise<void> {
   // Fresh clocks for every run: both start where a process starts (performance.now() at 0).
   vi.useRealTimers();
   vi.useFakeTimers({ toFake: [...FAKED] });
+  // The refresh spread is on: each client draws its own, as in production.
+  const random = vi.spyOn(Math, 'random').mockImplementation(seededRandom(seed));
+  /** The latest instant (monotonic) until which the endpoint asked for a pause (Retry-After). */
+  let pauseEndsMono = 0;
   const violations: string[] = [];
   const violate = (what: string): void => void violations.push(what);
   const store: ScriptedStore = scriptedStore();
@@ -531,6 +559,8 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
     },
   });
   let wallSteppedBack = false;
+  /** How far the wall clock was stepped back in all. */
+  let wallBack = 0;
   /** Per client: the serial of the last token issued before its last clearToken() without a token. */
   const clearedAllAt = Array.from({ length: config.clients }, () => 0);
   // Records are plain JSON in this model, so that a check can read the store synchronously.
@@ -547,6 +577,13 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
   };
   const refreshAfterMs = (lifetimeS: number): number =>
     lifetimeS * 1000 > config.buffer * 1000 ? lifetimeS * 1000 - config.buffer * 1000 : (lifetimeS * 1000) / 2;
+  /** Until when a client serves a shared token (lifetime - min(buffer, 10 s), never before its refresh instant). */
+  const servedUntilOf = (token: { sentAt: number; expiresInSeconds: number }): number =>
+    token.sentAt +
+    Math.max(
+      refreshAfterMs(token.expiresInSeconds),
+      token.expiresInSeconds * 1000 - Math.min(config.buffer * 1000, 10_000),
+    );
   let serial = 0;
   let opIndex = 0;
 
@@ -576,7 +613,9 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
             // clearToken() retires whatever the client held, which the model does not see: any token issued before it.
             Number(shared.accessToken.slice(4)) > (clearedAllAt[client] as number) &&
             shared.sentAt <= Date.now() + 60_000 &&
-            Date.now() - shared.sentAt < refreshAfterMs(shared.expiresInSeconds)
+            Date.now() - shared.sentAt < refreshAfterMs(shared.expiresInSeconds) &&
+            // A refresh ahead (its spread brings it before the unspread instant) fetches past its own token.
+            (clients[client] as WristbandM2MClient).state.expiresAt !== servedUntilOf(shared)
           ) {
             violate(`client ${client} fetched while the store held ${shared.accessToken}, fresh and not retired by it`);
           }
@@ -597,6 +636,11 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         });
       });
 
+  /**
+   * F7: per client, the expiry of the token it holds (set by each onTokenRefreshed, forgotten at clearToken()): a
+   * token taken from the store is never the one the client already holds (a refresh ahead re-taking its own token).
+   */
+  const heldExpiry = Array.from({ length: config.clients }, () => undefined as number | undefined);
   const clients = Array.from({ length: config.clients }, (_, i) =>
     createWristbandM2MClient({
       clientId: 'race',
@@ -604,6 +648,15 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
       tokenExpirationBuffer: config.buffer,
       tokenRequestTimeout: config.timeout,
+      onTokenRefreshed: (event) => {
+        // Only a token the client now holds counts (a detached round's is reported, not cached): its refreshAt
+        // carries the client's own spread, so no other token matches both.
+        const { expiresAt, refreshAt } = (clients[i] as WristbandM2MClient).state;
+        if (expiresAt !== event.expiresAt || refreshAt !== event.refreshAt) return;
+        if (event.source === 'store' && !wallSteppedBack && event.expiresAt === heldExpiry[i])
+          violate(`client ${i} took its own token back from the store (${event.reason})`);
+        heldExpiry[i] = event.expiresAt;
+      },
       tokenStore: storeView(i),
       tokenStoreEncryption: false,
       tokenStoreTimeout: STORE_TIMEOUT_S,
@@ -625,6 +678,12 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       if (chain.attempts < 3) chain.retryDueAt = performance.now() + RETRY_DELAY_MS;
       else chain.done = true;
       attempt.resolve(Response.json({ error: 'server_error' }, { status: 503 }));
+    } else if (outcome.kind === '429') {
+      chain.done = true;
+      pauseEndsMono = Math.max(pauseEndsMono, performance.now() + outcome.retryAfterS * 1000);
+      attempt.resolve(
+        Response.json({ error: 'slow_down' }, { status: 429, headers: { 'retry-after': String(outcome.retryAfterS) } }),
+      );
     } else {
       chain.done = true;
       if (outcome.kind === '4xx') attempt.resolve(Response.json({ error: 'invalid_client' }, { status: 401 }));
@@ -689,6 +748,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       }
       case 'clear': {
         const client = clients[op.client] as WristbandM2MClient;
+        heldExpiry[op.client] = undefined;
         if (op.which === 'all') {
           detach(op.client);
           client.clearToken();
@@ -723,6 +783,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       case 'wall':
         vi.setSystemTime(Date.now() + op.ms);
         if (op.ms < 0) wallSteppedBack = true;
+        if (op.ms < 0) wallBack -= op.ms;
         break;
       case 'tick':
         await vi.advanceTimersByTimeAsync((config.interval ?? 60) * 1000);
@@ -737,6 +798,16 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
         break;
     }
     await flush();
+    // F8: a client pauses no longer than its longest backoff, or than what is left of the pause the endpoint asked
+    // for: a Retry-After read late (from another process's note) pauses only what is left of it.
+    for (const [i, client] of clients.entries()) {
+      const { retryAt } = client.state;
+      if (retryAt === undefined || destroyed[i]) continue;
+      const left = retryAt - Date.now();
+      // A note carries its end in wall time (it crosses processes): a wall clock stepped back lengthens it as much.
+      const allowed = Math.max(30_000, pauseEndsMono - performance.now()) + wallBack + 1_000;
+      if (left > allowed) violate(`client ${i} pauses ${left} ms, past the endpoint's pause (${allowed} ms allowed)`);
+    }
     if (violations.length > 0) break;
   }
 
@@ -782,6 +853,7 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[]): Promise<vo
       violate(`the store still holds retired ${record.accessToken}`);
   }
   vi.clearAllTimers();
+  random.mockRestore();
   expect(violations).toEqual([]);
 }
 
@@ -790,9 +862,9 @@ it(`holds every fleet invariant over ${RUNS.toLocaleString('en-US')} random inte
   let runs = 0;
   try {
     await fc.assert(
-      fc.asyncProperty(fleetArb, async ({ config, ops }) => {
+      fc.asyncProperty(fleetArb, async ({ config, ops, seed }) => {
         runs++;
-        await runFleetScenario(config, ops);
+        await runFleetScenario(config, ops, seed);
       }),
       { numRuns: RUNS },
     );

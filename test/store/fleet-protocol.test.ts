@@ -1,0 +1,145 @@
+// The fleet protocol's notes and its refresh spread, with clients sharing one scripted store under fake timers:
+// a failure note pauses a late reader only for what is left of its Retry-After, a note belongs to the lock owner
+// that wrote it, and refreshes ahead spread over a fleet take a newer token from the store instead of their own.
+import { describe, expect, it, vi } from 'vitest';
+import {
+  createWristbandM2MClient,
+  type TokenRefreshedEvent,
+  type WristbandM2MClientConfig,
+  type WristbandM2MError,
+} from '../../src/index.js';
+import {
+  type Answer,
+  advanceUntil,
+  fakeEndpoint,
+  type ScriptedStore,
+  scriptedStore,
+  track,
+  useFleetHarness,
+} from '../support/fleet.js';
+
+const { destroyAfterEach } = useFleetHarness();
+const after = (ms: number, answer: Answer): Answer => ({ ...answer, delayMs: ms }) as Answer;
+
+function fleetClient(
+  endpoint: { fetch: WristbandM2MClientConfig['fetch'] },
+  store: ScriptedStore,
+  overrides: Partial<WristbandM2MClientConfig> = {},
+) {
+  const client = createWristbandM2MClient({
+    clientId: 'fleet',
+    clientSecret: 'fleet-secret',
+    wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
+    fetch: endpoint.fetch,
+    tokenStore: store,
+    ...overrides,
+  });
+  destroyAfterEach(client);
+  return client;
+}
+
+describe('a failure note', () => {
+  it('read late pauses the reader only for what is left of its Retry-After', async () => {
+    const endpoint = fakeEndpoint((n) =>
+      n === 1 ? after(10, { kind: 'error', status: 429, retryAfter: '3' }) : after(10, { kind: 'token' }),
+    );
+    const store = scriptedStore();
+    const a = fleetClient(endpoint, store);
+    const b = fleetClient(endpoint, store);
+    const fromA = track(a.getToken());
+    await advanceUntil(() => fromA.settled);
+    expect((fromA.error as WristbandM2MError).status).toBe(429);
+    // 2.1 s after the 429, another process finds the note: 0.9 s of the pause is left, not 3 s.
+    await vi.advanceTimersByTimeAsync(2_100 - performance.now());
+    const fromB = track(b.getToken());
+    await advanceUntil(() => fromB.settled);
+    const noted = fromB.error as WristbandM2MError;
+    expect(noted.status).toBe(429);
+    expect(noted.retryAfterMs).toBeGreaterThan(0);
+    // The 429 arrived at 10 ms: its pause ends at 3,010 ms.
+    expect(noted.retryAfterMs).toBeLessThanOrEqual(3_010 - 2_100);
+    expect(b.state.retryAt).toBeLessThanOrEqual(Date.now() + 910);
+    // At 3.1 s the pause the endpoint asked for is over for everyone: b asks again.
+    await vi.advanceTimersByTimeAsync(3_100 - performance.now());
+    const later = track(b.getToken());
+    await advanceUntil(() => later.settled);
+    expect(later.value).toBe('tok-2');
+    expect(endpoint.sent).toHaveLength(2);
+  });
+
+  it('of a process whose lock ran out does not end the wait of processes waiting on the lock’s next holder', async () => {
+    // A's request fails late, after its lock ran out and B took the lock; C waits on B, which then succeeds.
+    const endpoint = fakeEndpoint((n) =>
+      n === 1
+        ? after(1_000, { kind: 'error', status: 400, error: 'invalid_request' })
+        : after(1_500, { kind: 'token' }),
+    );
+    const store = scriptedStore();
+    const options = { tokenRequestTimeout: 5, tokenStoreLockWait: 10 };
+    const a = fleetClient(endpoint, store, options);
+    const b = fleetClient(endpoint, store, options);
+    const c = fleetClient(endpoint, store, options);
+    const fromA = track(a.getToken());
+    await vi.advanceTimersByTimeAsync(100);
+    const [lockKey] = store.locks().keys();
+    store.drop(lockKey as string); // A's lock runs out (its TTL, or a store restart) while its request runs
+    const fromB = track(b.getToken());
+    await vi.advanceTimersByTimeAsync(100);
+    const fromC = track(c.getToken()); // finds B's lock, waits on B
+    await advanceUntil(() => fromA.settled && fromB.settled && fromC.settled, 30_000);
+    expect(fromA.error).toBeDefined();
+    expect(fromB.value).toBe('tok-2');
+    expect(fromC.value).toBe('tok-2');
+    expect(endpoint.sent).toHaveLength(2);
+  });
+});
+
+describe('refreshes ahead across a fleet', () => {
+  /** A seeded generator (mulberry32): each client's refresh spread is random, yet the same in every run. */
+  function seeded(seed: number): () => number {
+    let state = seed;
+    return () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+  }
+
+  const ROTATIONS = 10;
+
+  /** Five clients, 30 s tokens and a 20 s buffer (a rotation every 10 s), each calling every 100 ms. */
+  async function rotations(store: ScriptedStore) {
+    vi.spyOn(Math, 'random').mockImplementation(seeded(7));
+    const endpoint = fakeEndpoint(() => after(50, { kind: 'token', lifetimeS: 30 }));
+    const events: TokenRefreshedEvent[][] = Array.from({ length: 5 }, () => []);
+    const clients = events.map((list) =>
+      fleetClient(endpoint, store, { tokenExpirationBuffer: 20, onTokenRefreshed: (event) => void list.push(event) }),
+    );
+    for (const client of clients) {
+      const first = track(client.getToken());
+      await advanceUntil(() => first.settled);
+    }
+    const requestsAtStart = endpoint.sent.length;
+    for (let step = 0; step < ROTATIONS * 100; step++) {
+      for (const client of clients) void client.getToken().catch(() => undefined);
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    return { requests: endpoint.sent.length - requestsAtStart, events };
+  }
+
+  it('take a newer token another client shared, never their own back: about one request per rotation on a store without a lock', async () => {
+    const { requests, events } = await rotations(scriptedStore({ lock: false }));
+    expect(requests).toBeGreaterThanOrEqual(ROTATIONS);
+    expect(requests).toBeLessThanOrEqual(ROTATIONS * 1.3);
+    // One refresh per client per rotation (and its first token): a token taken back would add more.
+    for (const list of events) expect(list.length).toBeLessThanOrEqual(ROTATIONS + 2);
+  });
+
+  it('with the store’s lock: one request per rotation and no token taken back', async () => {
+    const { requests, events } = await rotations(scriptedStore());
+    expect(requests).toBeGreaterThanOrEqual(ROTATIONS);
+    expect(requests).toBeLessThanOrEqual(ROTATIONS + 1);
+    for (const list of events) expect(list.length).toBeLessThanOrEqual(ROTATIONS + 2);
+  });
+});
