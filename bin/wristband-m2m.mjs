@@ -36,6 +36,15 @@ function fail(line, status, secret) {
   process.exitCode = status;
 }
 
+/**
+ * One line of JSON and a newline, spaced as README.md and --help show it: {"access_token": "...", "expires_at": "..."}
+ * (`JSON.stringify(value)` alone leaves no space after `:` and `,`; with an indent it spreads over several lines).
+ */
+function jsonLine(fields) {
+  const members = Object.entries(fields).map(([name, value]) => `${JSON.stringify(name)}: ${JSON.stringify(value)}`);
+  return `{${members.join(', ')}}\n`;
+}
+
 async function main() {
   let parsed;
   try {
@@ -84,10 +93,9 @@ async function main() {
     });
     const token = await client.getToken();
     client.destroy();
-    const output = values.json
-      ? `${JSON.stringify({ access_token: token, expires_at: new Date(expiresAt).toISOString() }, null, 2)}\n`
-      : `${token}\n`;
-    process.stdout.write(output);
+    process.stdout.write(
+      values.json ? jsonLine({ access_token: token, expires_at: new Date(expiresAt).toISOString() }) : `${token}\n`,
+    );
   } catch (error) {
     if (error instanceof WristbandM2MError) {
       const status = error.status === undefined ? '' : ` (HTTP ${error.status})`;

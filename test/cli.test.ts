@@ -1,7 +1,7 @@
 // `wristband-m2m token` as an operator runs it: a real child process (bin/ on the built dist/) against the local
 // token server. The global setup has built dist/.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,23 @@ describe('wristband-m2m token', () => {
     expect(output.expires_at).toBe(new Date(expiresAt).toISOString());
     expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expectNoSecret(run);
+  });
+
+  it('prints --json on one line, spaced as README.md and --help show it', async () => {
+    const run = await wristbandM2M(['token', '--json'], credentials());
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const { access_token, expires_at } = JSON.parse(run.stdout);
+    expect(run.stdout).toBe(`{"access_token": ${JSON.stringify(access_token)}, "expires_at": "${expires_at}"}\n`);
+    // The same line as documented, the values aside: README's example and the help's description of --json.
+    const shape = (line: string) => line.replace(/("\w+": )"[^"]*"/g, '$1"…"');
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const documented = /^npx wristband-m2m token --json +# (\{.*\})$/m.exec(readme)?.[1];
+    const help = /^ +--json +print (\{.*\}) instead$/m.exec((await wristbandM2M(['--help'])).stdout)?.[1];
+    expect(documented).toBeDefined();
+    expect(help).toBeDefined();
+    expect(shape(run.stdout.trimEnd())).toBe(shape(documented!));
+    expect(shape(help!)).toBe(shape(documented!));
     expectNoSecret(run);
   });
 
