@@ -45,6 +45,19 @@ function jsonLine(fields) {
   return `{${members.join(', ')}}\n`;
 }
 
+// A write to stdout or stderr can fail after the fact, as an 'error' event on the stream; unhandled, that event ends
+// the process with a stack trace and status 1. EPIPE means the reader went away (`wristband-m2m token | true`, a
+// closed pager): the token was produced, and whoever closed the pipe chose not to read it, so nothing is printed
+// and the exit status stays what it was: 0 with a token, 1 or 2 after a failure. Dying of SIGPIPE (status 141), as
+// C tools do, would make the status depend on a race: a reader that leaves just after the write, rather than just
+// before it, gets status 0 from the same command, and under `set -o pipefail` that would fail pipelines at random.
+// Any other error (`> /dev/full`: ENOSPC) means the output was lost where it was wanted: said on stderr, status 1.
+process.stdout.on('error', (error) => {
+  if (error.code !== 'EPIPE') fail(`cannot write to stdout: ${error.code ?? error.message}`, 1);
+});
+// With stderr gone there is nowhere left to report anything; the exit status still tells.
+process.stderr.on('error', () => undefined);
+
 async function main() {
   let parsed;
   try {

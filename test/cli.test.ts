@@ -1,7 +1,8 @@
 // `wristband-m2m token` as an operator runs it: a real child process (bin/ on the built dist/) against the local
 // token server. The global setup has built dist/.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,52 @@ function wristbandM2M(args: string[], env: Record<string, string> = {}, cwd = sc
       },
     );
   });
+}
+
+/** A preload that holds the CLI until a byte arrives on its stdin (blocking, or polling if stdin is non-blocking). */
+const GATE = `const { readSync } = require('node:fs');
+const pause = new Int32Array(new SharedArrayBuffer(4));
+for (;;) {
+  try {
+    readSync(0, Buffer.alloc(1));
+    break;
+  } catch (error) {
+    if (error.code !== 'EAGAIN') throw error;
+    Atomics.wait(pause, 0, 0, 5);
+  }
+}
+`;
+
+/** Writes a CommonJS file into the scratch folder, for `NODE_OPTIONS=--require`, and returns its path. */
+function preload(name: string, source: string): string {
+  const path = join(scratch, name);
+  writeFileSync(path, source);
+  return path;
+}
+
+/**
+ * Runs the CLI with its stdout or stderr a pipe whose reading end the test has closed before the CLI writes a byte:
+ * a preload holds the CLI until the test writes to its stdin, which the test does once that end is closed.
+ */
+async function withClosedReader(
+  closed: 'stdout' | 'stderr',
+  args: string[],
+  env: Record<string, string>,
+): Promise<Run> {
+  const gate = preload('gate.cjs', GATE);
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: scratch,
+    env: { PATH: process.env.PATH ?? '', ...env, NODE_OPTIONS: `--require "${gate}"` },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  const open = closed === 'stdout' ? 'stderr' : 'stdout';
+  child[open].setEncoding('utf8').on('data', (chunk: string) => (output[open] += chunk));
+  child[closed].destroy();
+  await once(child[closed], 'close');
+  child.stdin.end('go\n');
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code: code ?? -1, ...output };
 }
 
 const credentials = () => ({
@@ -121,6 +168,40 @@ describe('wristband-m2m token', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^wristband-m2m: INVALID_CONFIG: /);
     expectNoSecret(run);
+  });
+
+  it.each(['token', 'token --json'])(
+    'exits 0 without a word when the reader of its stdout has gone (wristband-m2m %s | true)',
+    async (command) => {
+      const run = await withClosedReader('stdout', command.split(' '), credentials());
+      expect(run).toEqual({ code: 0, stdout: '', stderr: '' });
+    },
+  );
+
+  it('keeps its exit status when the reader of its stderr has gone', async () => {
+    const usage = await withClosedReader('stderr', ['tokens'], credentials());
+    expect(usage).toEqual({ code: 2, stdout: '', stderr: '' });
+    const failure = await withClosedReader('stderr', ['token'], { ...credentials(), CLIENT_SECRET: `${SECRET}-wrong` });
+    expect(failure).toEqual({ code: 1, stdout: '', stderr: '' });
+  });
+
+  it.runIf(existsSync('/dev/full'))('says so and exits 1 when stdout cannot be written (> /dev/full)', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const run = await new Promise<Run>((resolve) => {
+        const child = spawn(process.execPath, [cli, 'token'], {
+          cwd: scratch,
+          env: { PATH: process.env.PATH ?? '', ...credentials() },
+          stdio: ['ignore', full, 'pipe'],
+        });
+        let stderr = '';
+        child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        child.on('close', (code) => resolve({ code: code ?? -1, stdout: '', stderr }));
+      });
+      expect(run).toEqual({ code: 1, stdout: '', stderr: 'wristband-m2m: cannot write to stdout: ENOSPC\n' });
+    } finally {
+      closeSync(full);
+    }
   });
 
   it('names every missing variable and exits 2', async () => {
