@@ -241,6 +241,72 @@ describe('wristband-m2m token', () => {
     expect(server.verify(run.stdout.trim())).toBe('valid');
   });
 
+  it('reads an env file with comments, export, quoted values over several lines and \\n escapes', async () => {
+    // Credentials only a faithful parse gets right: spaces, # and a newline in them, a second secret with a # inside
+    // an unquoted word, and an assignment-looking line inside a quoted value that must not override CLIENT_ID.
+    const quirky = await startTokenServer({ clientId: 'cli client #2', clientSecret: 'line one\nline #two' });
+    quirky.secrets.add('generated#Secret');
+    try {
+      const file = join(scratch, 'quirky.env');
+      const domain = `APPLICATION_VANITY_DOMAIN = ${quirky.vanityDomain}   # a comment after an unquoted value`;
+      writeFileSync(
+        file,
+        [
+          '# Credentials for the local token server',
+          '',
+          "export CLIENT_ID='cli client #2'  # single quotes keep spaces and #",
+          'NOTE=`a quoted value over',
+          'CLIENT_ID=not-this-one',
+          'three lines`',
+          'CLIENT_SECRET="line one\\nline #two" # \\n in double quotes is a newline',
+          domain,
+        ].join('\r\n'),
+      );
+      const run = await wristbandM2M(['token', '--env-file', file]);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(quirky.verify(run.stdout.trim())).toBe('valid');
+
+      writeFileSync(file, ["CLIENT_ID='cli client #2'", 'CLIENT_SECRET=generated#Secret', domain].join('\n'));
+      const unquoted = await wristbandM2M(['token', '--env-file', file]);
+      expect(unquoted).toMatchObject({ code: 0, stderr: '' });
+      expect(quirky.verify(unquoted.stdout.trim())).toBe('valid');
+    } finally {
+      await quirky.close();
+    }
+  });
+
+  it('names the line of a quote that is never closed, not its value, and exits 2', async () => {
+    const file = join(scratch, 'unclosed.env');
+    writeFileSync(file, `CLIENT_ID=cli-client\nCLIENT_SECRET="${SECRET}\nAPPLICATION_VANITY_DOMAIN=x\n`);
+    const run = await wristbandM2M(['token', '--env-file', file]);
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `wristband-m2m: cannot read the env file ${file}: line 2: the value of CLIENT_SECRET opens a " quote that is never closed.\n`,
+    });
+  });
+
+  it('reads env files without process.loadEnvFile, which Node 20.0 to 20.11 lack', async () => {
+    // Node 20.11, emulated: the preload removes process.loadEnvFile before the CLI starts.
+    const node2011 = preload('node-20.11.cjs', 'delete process.loadEnvFile;\n');
+    const env = { NODE_OPTIONS: `--require "${node2011}"` };
+    const file = join(scratch, 'for-node-20.11.env');
+    writeFileSync(
+      file,
+      Object.entries(credentials())
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
+    const run = await wristbandM2M(['token', '--env-file', file], env);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(server.verify(run.stdout.trim())).toBe('valid');
+    const folder = mkdtempSync(join(scratch, 'dotenv-20.11-'));
+    writeFileSync(join(folder, '.env'), readFileSync(file));
+    const dotenv = await wristbandM2M(['token'], env, folder);
+    expect(dotenv).toMatchObject({ code: 0, stderr: '' });
+    expect(server.verify(dotenv.stdout.trim())).toBe('valid');
+  });
+
   it('fails, naming the file, for an env file that does not exist', async () => {
     const run = await wristbandM2M(['token', '--env-file', join(scratch, 'missing.env')], credentials());
     // Node (20 and 22 at least) reads --env-file anywhere on its command line, even after the script, and exits 9
