@@ -294,7 +294,9 @@ describe('every refresh is bounded', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('gives up a round whose timers and I/O froze, when a call notices it past its longest duration, and moves its callers to the round replacing it', { timeout: 15_000 }, async () => {
+  it('gives up a round whose timers and I/O froze, when a call notices it past its longest duration, and moves its callers to the round replacing it', {
+    timeout: 15_000,
+  }, async () => {
     // Only the clocks are fake: the real timers never fire within the test, as in a Worker whose request ended.
     vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     const answers: ((response: Response) => void)[] = [];

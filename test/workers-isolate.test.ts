@@ -46,7 +46,7 @@ const CADENCE_MS = 250;
  */
 const MODULE_SCOPE_CODE = 'TOKEN_ENDPOINT_UNREACHABLE';
 
-type Mode = 'none' | 'unbound' | 'fetch' | 'lazy' | 'warm-up' | 'warm-up-recorded';
+type Mode = 'none' | 'unbound' | 'context' | 'fetch' | 'lazy' | 'warm-up' | 'warm-up-recorded';
 /** What one request to the Worker came to. `at` is when it was sent, in ms since the epoch. */
 type Outcome =
   | { kind: 'token'; at: number; token: string; verdict: 'valid' | 'expired' | 'unknown' }
@@ -205,9 +205,27 @@ describe.concurrent('a Worker isolate never wedges (workerd)', () => {
   );
 
   it(
-    'getToken({ waitUntil: ctx.waitUntil }) passed unbound: the same',
+    'getToken({ waitUntil: ctx.waitUntil }) passed unbound: rejected with an INVALID_CONFIG error that names the fix, never silently ignored',
     async ({ expect }) => {
-      expect(await acrossTheRefresh('unbound', expect)).toEqual(healthy);
+      const env = await setUp('unbound');
+      try {
+        const first = await env.request();
+        expect(first).toMatchObject({ kind: 'failed' });
+        const detail = (first as { detail: string }).detail;
+        expect(detail).toMatch(/WristbandM2MError INVALID_CONFIG/);
+        expect(detail).toContain('getToken({ waitUntil: ctx })');
+        expect(detail).toContain('ctx.waitUntil.bind(ctx)');
+      } finally {
+        await env.close();
+      }
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'getToken({ waitUntil: ctx }), the execution context itself: every request across the refresh gets a valid token',
+    async ({ expect }) => {
+      expect(await acrossTheRefresh('context', expect)).toEqual(healthy);
     },
     SCENARIO_TIMEOUT_MS,
   );

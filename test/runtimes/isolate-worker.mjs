@@ -3,6 +3,7 @@
 // out, and getToken() called at module scope. MODE (a binding) picks the way:
 // - `none`: `getToken()` with no options;
 // - `unbound`: `getToken({ waitUntil: ctx.waitUntil })`, which throws "Illegal invocation" when called;
+// - `context`: `getToken({ waitUntil: ctx })`, the execution context itself;
 // - `fetch`: `client.fetch(url)`, which has no way to pass a waitUntil;
 // - `lazy`: the client created on the first request, then `client.fetch(url)`, as the README's snippet does;
 // - `warm-up`: `none`, plus `m2m.getToken().catch(() => {})` at module scope;
@@ -87,7 +88,12 @@ export default {
         sentWith.delete(probe);
         return Response.json({ token, status: response.status });
       }
-      const token = MODE === 'unbound' ? await m2m.getToken({ waitUntil: ctx.waitUntil }) : await m2m.getToken();
+      const token =
+        MODE === 'unbound'
+          ? await m2m.getToken({ waitUntil: ctx.waitUntil })
+          : MODE === 'context'
+            ? await m2m.getToken({ waitUntil: ctx })
+            : await m2m.getToken();
       return Response.json({ token });
     } catch (error) {
       return Response.json({ error: describe(error) }, { status: 500 });
