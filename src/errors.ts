@@ -1,7 +1,8 @@
 /**
  * Stable machine-readable reasons for a {@link WristbandM2MError}. Branch on these, never on the message.
  *
- * - `INVALID_CONFIG`: `createWristbandM2MClient()` was given an option it cannot use; the message names it.
+ * - `INVALID_CONFIG`: `createWristbandM2MClient()` was given an option it cannot use, or `getToken()` a `waitUntil`
+ *   it cannot call; the message names it.
  * - `TOKEN_ENDPOINT_HTTP_ERROR`: the token endpoint answered with a status other than 2xx. `status` is set, and
  *   `error` / `errorDescription` when the body was an OAuth error response
  *   ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)).

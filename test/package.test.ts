@@ -21,7 +21,11 @@ const bin = (name: string) => new URL(`node_modules/.bin/${name}`, root).pathnam
 // sanitized copies, and config checks that reject unknown options; 11,534 once the helpers that existed twice (or
 // four times, as the timeout race) became one and their review's fixes landed. Over the 6.5 KiB target of issue 14: see its note for where the bytes
 // are. The budget leaves about 2% for growth; argue any larger step here.
-const SIZE_BUDGET_BYTES = 11_700;
+// Then 13,213 bytes once the core was rebuilt as a pure state machine, a round with a tagged outcome and the whole
+// fleet protocol in one module (issue 18): the callers' own deadline timers, the owner-bound failure notes, the
+// execution-context waitUntil and the Worker module-scope error added code, and the new layers did not come out
+// smaller. Over issue 18's ceiling (11,534): see its note. The budget is that figure plus about 1%.
+const SIZE_BUDGET_BYTES = 13_350;
 
 /** The client's one import from the store folder, replaced by a stub to measure what the store costs. */
 const storeSeamStub: Plugin = {
