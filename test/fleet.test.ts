@@ -41,7 +41,7 @@ function fleetClient(
 
 const after = (ms: number, answer: Answer): Answer => ({ ...answer, delayMs: ms }) as Answer;
 
-describe('item 1: each refresh owns its lock', () => {
+describe('each refresh owns its lock', () => {
   it('a refresh detached by clearToken() lets go of its lock: the next getToken() and a peer take the 300 ms of a request, not the lock wait', async () => {
     const endpoint = fakeEndpoint(() => after(300, { kind: 'token' }));
     const store = scriptedStore();
@@ -107,7 +107,7 @@ describe('item 1: each refresh owns its lock', () => {
     expect(fromB.value).toBe('tok-2');
   });
 
-  it('a refresh detached while its acquire() is on the way does not keep the lock it then wins (new-code bug)', async () => {
+  it('a refresh detached while its acquire() is on the way does not keep the lock it then wins', async () => {
     const endpoint = fakeEndpoint((n) => after(n === 1 ? 3_000 : 300, { kind: 'token' }));
     const store = scriptedStore();
     store.script = (op) => (op === 'acquire' ? { kind: 'delay', ms: 50 } : { kind: 'now' });
@@ -127,7 +127,7 @@ describe('item 1: each refresh owns its lock', () => {
     expect(store.locks().size).toBe(0);
   });
 
-  it('a detached refresh that fails leaves no failure note for the waiters of the lock’s next holder (new-code bug)', async () => {
+  it('a detached refresh that fails leaves no failure note for the waiters of the lock’s next holder', async () => {
     // A's first request fails after 1 s; B's request takes 2 s; C waits on B's lock and must get B's token.
     const endpoint = fakeEndpoint((n) =>
       n === 1 ? after(1_000, { kind: 'error', status: 503, retryAfter: '30' }) : after(2_000, { kind: 'token' }),
@@ -149,7 +149,7 @@ describe('item 1: each refresh owns its lock', () => {
     expect(endpoint.sent).toHaveLength(2);
   });
 
-  it('an acquire() that times out but lands late does not leave its lock behind (new-code bug)', async () => {
+  it('an acquire() that times out but lands late does not leave its lock behind', async () => {
     const endpoint = fakeEndpoint(() => after(100, { kind: 'token' }));
     const store = scriptedStore();
     store.script = (op) => (op === 'acquire' ? { kind: 'delay', ms: 1_500 } : { kind: 'now' });
@@ -163,7 +163,7 @@ describe('item 1: each refresh owns its lock', () => {
   });
 });
 
-describe('item 2: a retired token never stays in the store', () => {
+describe('a retired token never stays in the store', () => {
   it('clearToken(token) while that token’s set() is on the way deletes it once the write lands; no peer is served it', async () => {
     const endpoint = fakeEndpoint(() => after(50, { kind: 'token' }));
     const store = scriptedStore();
@@ -189,7 +189,7 @@ describe('item 2: a retired token never stays in the store', () => {
   });
 });
 
-describe('retirement after a clock step (new-code bug, found by the race model)', () => {
+describe('retirement after a clock step (found by the race model)', () => {
   it('clearToken(token) deletes the record even when this machine’s clock stepped back past the skew allowance', async () => {
     const endpoint = fakeEndpoint(() => after(10, { kind: 'token', lifetimeS: 600 }));
     const store = scriptedStore();
@@ -205,7 +205,7 @@ describe('retirement after a clock step (new-code bug, found by the race model)'
   });
 });
 
-describe('one round per rotation, and callers not held up by the store (new-code bugs)', () => {
+describe('one round per rotation, and callers not held up by the store', () => {
   it('callers resume once the store holds the token, so a process that exits right after still shares it', async () => {
     const endpoint = fakeEndpoint(() => after(10, { kind: 'token' }));
     const store = scriptedStore();
@@ -242,7 +242,7 @@ describe('one round per rotation, and callers not held up by the store (new-code
   });
 });
 
-describe('item 3: waiters learn of the holder’s failure within a poll', () => {
+describe('waiters learn of the holder’s failure within a poll', () => {
   it('four processes behind an endpoint that fails after 0.5 s: one request, all fail within about a second', async () => {
     const endpoint = fakeEndpoint(() => after(500, { kind: 'error', status: 401, error: 'invalid_client' }));
     const store = scriptedStore();
@@ -255,7 +255,7 @@ describe('item 3: waiters learn of the holder’s failure within a poll', () => 
   });
 });
 
-describe('a slow store is not mistaken for a wedged round (new-code bug)', () => {
+describe('a slow store is not mistaken for a wedged round', () => {
   it('a round whose every store call takes just under tokenStoreTimeout is not given up while it works', async () => {
     const endpoint = fakeEndpoint((n) => after(990, n < 3 ? { kind: 'error', status: 503 } : { kind: 'token' }));
     const store = scriptedStore();
@@ -276,7 +276,7 @@ describe('a slow store is not mistaken for a wedged round (new-code bug)', () =>
   });
 });
 
-describe('a failing endpoint behind a fleet (new-code bug)', () => {
+describe('a failing endpoint behind a fleet', () => {
   it('a process that finds the lock free while a holder’s 429 note lasts honours it instead of fetching', async () => {
     const endpoint = fakeEndpoint((n) =>
       n === 1
@@ -301,7 +301,7 @@ describe('a failing endpoint behind a fleet (new-code bug)', () => {
   });
 });
 
-describe('item 4: destroy() at any await point of a round', () => {
+describe('destroy() at any await point of a round', () => {
   type Point = 'provider' | 'get' | 'acquire' | 'poll' | 'request' | 'set';
   const points: Point[] = ['provider', 'get', 'acquire', 'poll', 'request', 'set'];
   it.each(points)(
@@ -355,7 +355,7 @@ describe('item 4: destroy() at any await point of a round', () => {
   );
 });
 
-describe('item 5: deadlines are monotonic', () => {
+describe('deadlines are monotonic', () => {
   it('a wall clock stepped back an hour during a lock wait does not stretch the wait', async () => {
     const endpoint = fakeEndpoint(() => after(10, { kind: 'token' }));
     const store = scriptedStore();
@@ -375,7 +375,7 @@ describe('item 5: deadlines are monotonic', () => {
   });
 });
 
-describe('item 9: only the current generation updates the state', () => {
+describe('only the current round updates the state', () => {
   it('a detached refresh that fails after a newer one succeeded leaves the state fresh', async () => {
     const endpoint = fakeEndpoint((n) =>
       n === 1 ? after(1_000, { kind: 'error', status: 400, error: 'invalid_request' }) : after(100, { kind: 'token' }),
@@ -398,7 +398,7 @@ describe('item 9: only the current generation updates the state', () => {
   });
 });
 
-describe('item 6: expiry by either clock', () => {
+describe('expiry by either clock', () => {
   it('after a one-hour step back of the wall clock, a one-hour token is not served past its monotonic lifetime', async () => {
     const endpoint = fakeEndpoint(() => ({ kind: 'token', lifetimeS: 3600 }));
     const a = fleetClient(endpoint, undefined, { tokenExpirationBuffer: 60 });

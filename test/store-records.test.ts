@@ -51,7 +51,7 @@ async function served(client: WristbandM2MClient) {
   return call;
 }
 
-describe('item 7: store records are checked as endpoint answers are', () => {
+describe('store records are checked as endpoint answers are', () => {
   it.each([
     ['a token with CR/LF', { accessToken: 'abc\r\nX-Injected: 1', expiresInSeconds: 3600 }],
     ['a token with a space', { accessToken: 'abc def', expiresInSeconds: 3600 }],
@@ -89,7 +89,7 @@ describe('item 7: store records are checked as endpoint answers are', () => {
   });
 });
 
-describe('item 6: store records dated in the future', () => {
+describe('store records dated in the future', () => {
   it(`a record sent more than ${MAX_CLOCK_SKEW_MS / 1000} s in the future is not used`, async () => {
     const { client, endpoint, store, storeErrors } = setup();
     await plant(store, { accessToken: 'stored', sentAt: Date.now() + 10 * 60_000, expiresInSeconds: 3600 });
@@ -109,7 +109,7 @@ describe('item 6: store records dated in the future', () => {
   });
 });
 
-describe('item 8: a store answering with the wrong types', () => {
+describe('a store answering with the wrong types', () => {
   it('a get() that returns an object (a client parsing JSON itself) is reported, and counts as a miss', async () => {
     const store = scriptedStore();
     const { client, endpoint, storeErrors } = setup({}, store);

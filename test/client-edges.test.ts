@@ -66,7 +66,7 @@ function fakeEveryClock(random?: number): void {
   });
 }
 
-describe('review', () => {
+describe('a secret provider and destroy()', () => {
   fakeEveryClock();
 
   it('leaves no timer behind when destroyed while a secret provider hangs', async () => {
@@ -82,7 +82,7 @@ describe('review', () => {
   });
 });
 
-describe('review: frozen timers', () => {
+describe('a round whose timers froze', () => {
   it('gives up a wedged round detached by clearToken(), so its callers do not hang', { timeout: 15_000 }, async () => {
     // Only the clocks are fake: the real timers never fire within the test, as in a Worker whose request ended.
     vi.useFakeTimers({ toFake: ['Date', 'performance'] });
@@ -155,7 +155,7 @@ function countingSignal(): { controller: AbortController; signal: AbortSignal; l
   return { controller, signal, live: () => live };
 }
 
-describe('review: what held', () => {
+describe('outages, backoff and abort listeners', () => {
   fakeEveryClock(0.5);
 
   it('rides an outage through the expiring window, then backs off without sending', async () => {
@@ -228,7 +228,7 @@ describe('review: what held', () => {
   });
 });
 
-describe('review: destroy() with a store', () => {
+describe('destroy() with a store', () => {
   fakeEveryClock();
 
   it('leaves no lock and calls no hook once destroyed mid-request', async () => {
@@ -301,7 +301,7 @@ describe('review: destroy() with a store', () => {
   });
 });
 
-describe('review: edges', () => {
+describe('waitUntil, clock steps and other edges', () => {
   fakeEveryClock();
 
   it('returns a promise, never throws, when the waitUntil given throws (an unbound ctx.waitUntil), and rejects naming the fix', async () => {
@@ -372,7 +372,7 @@ describe('review: edges', () => {
   });
 });
 
-describe('review: state and hooks around clocks and destroy()', () => {
+describe('state and hooks around clocks and destroy()', () => {
   fakeEveryClock(0);
 
   it('reports expiresAt and refreshAt as the instants the token is actually dropped, after the wall clock stepped back', async () => {
@@ -436,7 +436,7 @@ describe('review: state and hooks around clocks and destroy()', () => {
   });
 });
 
-describe('review 2', () => {
+describe('the store lock and write around clearToken()', () => {
   fakeEveryClock();
 
   it('lets the store lock go at clearToken() while the retired token is still being written', async () => {
