@@ -1,5 +1,5 @@
-// Hostile review of the rewritten TokenCache: each test reproduces a defect found in review (it failed before the
-// fix next to it in src/). Fake timers always fake Date and performance; a process 'unhandledRejection' listener
+// The client at its edges: each test reproduces a defect once found by a hostile reading of the client (it failed
+// before the fix in src/). Fake timers always fake Date and performance; a process 'unhandledRejection' listener
 // fails the file if anything rejects unhandled.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createWristbandM2MClient, type WristbandM2MClient, type WristbandM2MClientConfig } from '../src/index.js';
