@@ -6,13 +6,19 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const config = 'test/fixtures/reporter/vitest.config.ts';
+/** The suite's layout in small: a `unit` project, and a `needs-setup` project whose global setup fails. */
+const projectsConfig = 'test/fixtures/reporter/vitest.projects.config.ts';
 
-/** Runs vitest on one fixture; resolves with its exit code and the last line it printed. */
-function runFixture(filter: string, env: Record<string, string> = {}): Promise<{ code: number; closing: string }> {
+/** Runs vitest on the fixtures `filter` names; resolves with its exit code and the last line it printed. */
+function runFixture(
+  filter: string,
+  env: Record<string, string> = {},
+  configFile = config,
+): Promise<{ code: number; closing: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['node_modules/vitest/vitest.mjs', 'run', '--config', config, filter],
+      ['node_modules/vitest/vitest.mjs', 'run', '--config', configFile, ...filter.split(' ')],
       { cwd: root, env: { ...process.env, ...env, NO_COLOR: '1', CI: '1' }, timeout: 60_000 },
       (error, stdout) => {
         const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
@@ -55,6 +61,18 @@ describe('the closing line of a test run', () => {
     const { code, closing } = await runFixture('passing.fixture', { FAIL_GLOBAL_SETUP: '1' });
     expect(code).not.toBe(0);
     expect(counts(closing).failed).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('counts a failing global setup of one project, when the files of another would pass', async () => {
+    const { code, closing } = await runFixture('passing.fixture needs-setup.fixture', {}, projectsConfig);
+    expect(code).not.toBe(0);
+    expect(counts(closing).failed).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('runs no global setup of a project none of whose files is in the run', async () => {
+    const { code, closing } = await runFixture('passing.fixture', {}, projectsConfig);
+    expect(code).toBe(0);
+    expect(counts(closing)).toEqual({ passed: 1, failed: 0, skipped: 0 });
   }, 60_000);
 
   it('counts a run that fails for any other reason (here: no test file matches)', async () => {

@@ -1,5 +1,6 @@
-// A real redis-server on a free loopback port, started and stopped by the test that needs it. The global setup
-// calls ensureRedisServer() first, which installs the Debian package when it is missing and the user may.
+// A real redis-server on a free loopback port, started and stopped by the test that needs it. The global setup of the
+// files that need it (test/support/setup/redis-server.ts) calls ensureRedisServer(), which installs the Debian
+// package when it is missing and the user may.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
