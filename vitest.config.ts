@@ -34,6 +34,7 @@ const NEEDS: Record<string, Need[]> = {
   'test/soak.test.ts': ['dist'], // test/soak.mjs imports dist/
   'test/timers.test.ts': ['dist'], // one test: an idle child process on dist/ exits by itself
   'test/workers-refresh.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
+  'test/workers-isolate.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
 };
 
 /** The order a project meets its needs in: one that cannot get redis-server says so before it builds anything. */
