@@ -22,7 +22,8 @@ const STUBS = {
     filter: /\/redact\.js$/,
     contents:
       'export const credentialForms = () => [], redact = (t) => t, sanitizeError = (e) => e, ' +
-      'basicAuthorization = (a, b) => "Basic " + btoa(a + ":" + b), formUrlEncode = (x) => x;',
+      'basicAuthorization = (a, b) => "Basic " + btoa(a + ":" + b), formUrlEncode = (x) => x, ' +
+      'createRedactor = () => ({ learn() {}, redact: (t) => t, sanitize: (e) => e, size: 0 });',
   },
   'secret lists and providers (secrets.ts)': {
     filter: /\/secrets\.js$/,

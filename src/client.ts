@@ -599,8 +599,7 @@ function aborted(signal: AbortSignal): WristbandM2MError {
 function roundAbandoned(): WristbandM2MError {
   return new WristbandM2MError(
     'TOKEN_REQUEST_TIMEOUT',
-    'A token refresh was still unsettled after its longest possible duration, as when timers or I/O were frozen ' +
-      'or cancelled (a Worker request that ended without waitUntil); it was given up and replaced.',
+    'A token refresh outlived its longest possible duration (its timers or I/O frozen or cancelled); it was given up.',
   );
 }
 
@@ -622,8 +621,8 @@ function notHere(error: unknown): WristbandM2MError {
   if (error instanceof WristbandM2MError) return error;
   return new WristbandM2MError(
     'TOKEN_ENDPOINT_UNREACHABLE',
-    'getToken() could not start a token request here: the runtime refused it. In a Cloudflare Worker, call ' +
-      'getToken() inside a request handler (fetch, scheduled, queue), not at module scope.',
+    'The runtime refused to start a token request here: in a Cloudflare Worker, call getToken() inside a handler, ' +
+      'not at module scope.',
     { cause: error instanceof Error ? { name: error.name } : undefined },
   );
 }

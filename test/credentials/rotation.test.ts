@@ -10,11 +10,11 @@ import {
   type TokenStoreErrorEvent,
   WristbandM2MError,
   type WristbandM2MClientConfig,
-} from '../src/index.js';
-import { basicAuthorization } from '../src/http/token-request.js';
-import { CLIENT_ID, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from './support/msw.js';
-import { useFakeClocks } from './support/clocks.js';
-import { renderings } from './support/renderings.js';
+} from '../../src/index.js';
+import { basicAuthorization } from '../../src/http/token-request.js';
+import { CLIENT_ID, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from '../support/msw.js';
+import { useFakeClocks } from '../support/clocks.js';
+import { renderings } from '../support/renderings.js';
 
 useMsw();
 

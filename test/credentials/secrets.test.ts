@@ -1,11 +1,11 @@
 import { inspect } from 'node:util';
 import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type WristbandM2MClient, type WristbandM2MClientConfig, WristbandM2MError } from '../src/index.js';
-import { basicAuthorization, formUrlEncode } from '../src/http/token-request.js';
-import { CLIENT_ID, CLIENT_SECRET, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
-import { renderings } from './support/renderings.js';
-import { FAKED } from './support/clocks.js';
+import { type WristbandM2MClient, type WristbandM2MClientConfig, WristbandM2MError } from '../../src/index.js';
+import { basicAuthorization, formUrlEncode } from '../../src/http/token-request.js';
+import { CLIENT_ID, CLIENT_SECRET, onTokenEndpoint, settle, testClient, useMsw } from '../support/msw.js';
+import { renderings } from '../support/renderings.js';
+import { FAKED } from '../support/clocks.js';
 
 useMsw();
 

@@ -5,8 +5,8 @@ import {
   type TokenStore,
   type TokenStoreErrorEvent,
   type TokenRefreshedEvent,
-} from '../src/index.js';
-import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
+} from '../../src/index.js';
+import { secretRecords, tokenStoreKeyPrefix } from '../../src/store/codec.js';
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -16,7 +16,7 @@ import {
   testClient,
   tokenResponse,
   useMsw,
-} from './support/msw.js';
+} from '../support/msw.js';
 
 useMsw();
 

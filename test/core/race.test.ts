@@ -12,8 +12,13 @@
 // RACE_RUNS sets the number of runs (1,000 by default; `npm run test:race` does 100,000).
 import fc from 'fast-check';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { createWristbandM2MClient, type TokenStore, WristbandM2MError, type WristbandM2MClient } from '../src/index.js';
-import { FAKED } from './support/clocks.js';
+import {
+  createWristbandM2MClient,
+  type TokenStore,
+  WristbandM2MError,
+  type WristbandM2MClient,
+} from '../../src/index.js';
+import { FAKED } from '../support/clocks.js';
 
 const RUNS = Number(process.env.RACE_RUNS ?? 1_000);
 const RETRY_DELAY_MS = 100;
@@ -385,8 +390,8 @@ it(`holds every invariant over ${RUNS.toLocaleString('en-US')} random interleavi
 // F6. a resolved token is not expired by the monotonic clock (unless the wall clock was stepped back, when a
 //     store record, dated by the wall clock, may look younger than it is).
 // ---------------------------------------------------------------------------------------------------------------
-import { scriptedStore, synchronousWebCrypto, type StoreBehaviour, type ScriptedStore } from './support/fleet.js';
-import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
+import { scriptedStore, synchronousWebCrypto, type StoreBehaviour, type ScriptedStore } from '../support/fleet.js';
+import { secretRecords, tokenStoreKeyPrefix } from '../../src/store/codec.js';
 
 type FleetOp =
   | { kind: 'get'; client: number; signal: 'none' | 'later' | 'pre' }

@@ -1,12 +1,12 @@
 import { http, HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WristbandM2MError } from '../src/index.js';
+import { WristbandM2MError } from '../../src/index.js';
 import {
   basicAuthorization,
   formUrlEncode,
   MAX_RESPONSE_BYTES,
   MAX_TOKEN_LIFETIME_SECONDS,
-} from '../src/http/token-request.js';
+} from '../../src/http/token-request.js';
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -19,7 +19,7 @@ import {
   TOKEN_URL,
   tokenResponse,
   useMsw,
-} from './support/msw.js';
+} from '../support/msw.js';
 
 useMsw();
 

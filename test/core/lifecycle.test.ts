@@ -1,9 +1,9 @@
 // The token lifecycle (issue: no caller waits for a rotation, none fails while a valid token is held): the pure
-// policy in src/lifecycle.ts, then the client's behaviour around refreshAt, usableUntil, backoff and Retry-After,
+// policy in src/core/schedule.ts, then the client's behaviour around refreshAt, usableUntil, backoff and Retry-After,
 // with fake clocks (Date and performance both, the client reads both).
 import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { TokenRefreshedEvent, TokenRefreshFailedEvent, WristbandM2MError } from '../src/index.js';
+import type { TokenRefreshedEvent, TokenRefreshFailedEvent, WristbandM2MError } from '../../src/index.js';
 import {
   BACKOFF_CAP_MS,
   backoffMs,
@@ -12,7 +12,7 @@ import {
   STALE_MARGIN_MS,
   tokenPhase,
   tokenSchedule,
-} from '../src/core/schedule.js';
+} from '../../src/core/schedule.js';
 import {
   issuingEndpoint,
   oauthError,
@@ -21,8 +21,8 @@ import {
   testClient,
   tokenResponse,
   useMsw,
-} from './support/msw.js';
-import { FAKED, useFakeClocks } from './support/clocks.js';
+} from '../support/msw.js';
+import { FAKED, useFakeClocks } from '../support/clocks.js';
 
 useMsw();
 

@@ -1,4 +1,4 @@
-// Issue 10, items 6-8: what a client takes from the store. Records are checked exactly as endpoint answers are (a
+// What a client takes from the store. Records are checked exactly as endpoint answers are (a
 // visible-ASCII token, a finite positive lifetime capped at 24 h), a record dated in the future beyond the skew is
 // not used, and a store answering with the wrong types is reported through onTokenStoreError.
 import { describe, expect, it, vi } from 'vitest';
@@ -7,9 +7,9 @@ import {
   type TokenStoreErrorEvent,
   type WristbandM2MClient,
   type WristbandM2MClientConfig,
-} from '../src/index.js';
-import { secretRecords, tokenStoreKeyPrefix } from '../src/store/codec.js';
-import { MAX_CLOCK_SKEW_MS } from '../src/store/fleet.js';
+} from '../../src/index.js';
+import { secretRecords, tokenStoreKeyPrefix } from '../../src/store/codec.js';
+import { MAX_CLOCK_SKEW_MS } from '../../src/store/fleet.js';
 import {
   advanceUntil,
   fakeEndpoint,
@@ -17,7 +17,7 @@ import {
   scriptedStore,
   useFleetHarness,
   track,
-} from './support/fleet.js';
+} from '../support/fleet.js';
 
 const SECRET = 'records-secret';
 const TOKEN_URL = 'https://acme.us.wristband.dev/api/v1/oauth2/token';

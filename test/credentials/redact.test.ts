@@ -10,7 +10,7 @@ import {
   REDACTED,
   redact,
   sanitizeError,
-} from '../src/credentials/redact.js';
+} from '../../src/credentials/redact.js';
 
 const ID = 'client-id';
 const SECRET = 'pa ss/wörd"+=7f3a9c';

@@ -1,4 +1,4 @@
-// Issue 10, items 1-5 and 9: a fleet of clients sharing one store, with every await point of a round interleaved
+// A fleet of clients sharing one store, with every await point of a round interleaved
 // with clearToken(), destroy() and clock steps. Fake timers drive the store's and the endpoint's latency; they fake
 // `performance` as well as `Date`, since the client keeps time with both.
 import { describe, expect, it, vi } from 'vitest';
@@ -8,7 +8,7 @@ import {
   type TokenStoreErrorEvent,
   WristbandM2MError,
   type WristbandM2MClientConfig,
-} from '../src/index.js';
+} from '../../src/index.js';
 import {
   type Answer,
   advanceUntil,
@@ -18,7 +18,7 @@ import {
   scriptedStore,
   useFleetHarness,
   track,
-} from './support/fleet.js';
+} from '../support/fleet.js';
 
 const { destroyAfterEach } = useFleetHarness();
 
