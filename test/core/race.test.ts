@@ -400,6 +400,8 @@ type FleetOp =
   | { kind: 'destroy'; client: number }
   | { kind: 'advance'; ms: number }
   | { kind: 'wall'; ms: number }
+  /** The store loses the lock (a restart, an eviction, its TTL cut short) while its holder may still be running. */
+  | { kind: 'evict' }
   | { kind: 'tick' }
   | { kind: 'respond'; outcome: Outcome }
   | { kind: 'store'; behaviour: StoreBehaviour };
@@ -444,6 +446,7 @@ const fleetOpArb = (clients: number): fc.Arbitrary<FleetOp> => {
       arbitrary: fc.integer({ min: -7_200_000, max: 7_200_000 }).map((ms) => ({ kind: 'wall' as const, ms })),
     },
     { weight: 1, arbitrary: fc.constant({ kind: 'tick' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'evict' as const }) },
     { weight: 5, arbitrary: fleetOutcomeArb.map((outcome) => ({ kind: 'respond' as const, outcome })) },
     { weight: 2, arbitrary: behaviourArb.map((behaviour) => ({ kind: 'store' as const, behaviour })) },
   );
@@ -728,12 +731,22 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[], seed: numbe
       (error: unknown) => {
         caller.settled = true;
         checkRejected(caller, error, violate);
+        // F9: a failure noted through the store ends a wait only while no other process holds the lock: the note of
+        // a process whose lock was lost must not fail the waiters of the lock's next holder.
+        if (error instanceof Error && error.message.includes('reported through the token store')) {
+          const note = store.entries().get(`${recordKey}:failed`);
+          const noteOwner = note === undefined ? undefined : (JSON.parse(note) as { owner?: string }).owner;
+          const holder = store.locks().get(`${recordKey}:lock`);
+          if (holder !== undefined && holder !== noteOwner && !storeFaulted && evicted)
+            violate(`client ${client} failed with another process's note while ${holder.slice(0, 8)} held the lock`);
+        }
       },
     );
     return caller;
   }
 
   const flush = () => vi.advanceTimersByTimeAsync(0);
+  let evicted = false;
 
   for (const op of ops) {
     opIndex++;
@@ -784,6 +797,10 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[], seed: numbe
         break;
       case 'advance':
         await vi.advanceTimersByTimeAsync(op.ms);
+        break;
+      case 'evict':
+        for (const key of store.locks().keys()) store.drop(key);
+        evicted = true;
         break;
       case 'wall':
         vi.setSystemTime(Date.now() + op.ms);
