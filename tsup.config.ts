@@ -2,7 +2,15 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // The store adapters are entry points of their own, straight from the store folder.
-  entry: { index: 'src/index.ts', redis: 'src/store/redis.ts', 'cloudflare-kv': 'src/store/cloudflare-kv.ts' },
+  entry: {
+    index: 'src/index.ts',
+    redis: 'src/store/redis.ts',
+    'cloudflare-kv': 'src/store/cloudflare-kv.ts',
+    'durable-object': 'src/store/durable-object.ts',
+    dynamodb: 'src/store/dynamodb.ts',
+    'deno-kv': 'src/store/deno-kv.ts',
+    upstash: 'src/store/upstash.ts',
+  },
   format: ['esm', 'cjs'],
   target: 'es2022',
   platform: 'neutral',

@@ -13,6 +13,18 @@ const run = promisify(execFile);
 const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const bin = (name: string) => new URL(`node_modules/.bin/${name}`, root).pathname;
+/** The store adapters' entry points, each `@wristband/typescript-m2m-auth/<name>`, built from src/store/<name>.ts. */
+const STORE_ENTRIES = ['redis', 'cloudflare-kv', 'durable-object', 'dynamodb', 'deno-kv', 'upstash'];
+const ENTRIES = ['index', ...STORE_ENTRIES];
+/** What each store entry point exports at run time: names users (and their tools) depend on. */
+const STORE_EXPORTS: Record<string, string[]> = {
+  redis: ['createRedisTokenStore'],
+  'cloudflare-kv': ['KV_MIN_TTL_SECONDS', 'createKVTokenStore'],
+  'durable-object': ['WristbandTokenStoreObject', 'createDurableObjectTokenStore'],
+  dynamodb: ['createDynamoDBTokenStore'],
+  'deno-kv': ['DENO_KV_PREFIX', 'createDenoKvTokenStore'],
+  upstash: ['createUpstashTokenStore'],
+};
 
 // Measured at 4,705 bytes with client.fetch, hooks, state and the browser guard, then 6,407 bytes once the shared
 // token store came in (HKDF and AES-GCM record sealing, the fleet lock): client.ts imports it, so it is bundled
@@ -94,6 +106,14 @@ describe('the published package', () => {
     }
   });
 
+  it('loads every store entry point through both require() and import, exporting exactly its names', async () => {
+    for (const entry of STORE_ENTRIES) {
+      const cjs = createRequire(import.meta.url)(`../dist/${entry}.cjs`);
+      const esm = await import(new URL(`dist/${entry}.js`, root).href);
+      for (const mod of [cjs, esm]) expect(Object.keys(mod).sort(), entry).toEqual(STORE_EXPORTS[entry]);
+    }
+  });
+
   it(`keeps createWristbandM2MClient within ${SIZE_BUDGET_BYTES} bytes minified and gzipped`, async () => {
     const bytes = await minifiedGzipSize('export { createWristbandM2MClient } from "./dist/index.js";');
     // The store's share: the same factory built from src/ with the store seam stubbed out.
@@ -123,7 +143,7 @@ describe('the published package', () => {
     ]);
     // The CLI is executable, so `npx wristband-m2m` runs it.
     expect((packed.find((f) => f.path === 'bin/wristband-m2m.mjs')?.mode ?? 0) & 0o111).not.toBe(0);
-    for (const entry of ['index', 'redis', 'cloudflare-kv']) {
+    for (const entry of ENTRIES) {
       for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`dist/${entry}.${ext}`);
     }
     // Shared declaration chunks are the only other files: no sources, maps or tests.
@@ -157,7 +177,7 @@ describe('the published package', () => {
     expect(stdout).not.toContain('(ignored)');
     const header = stdout.split('\n').find((line) => line.includes('node10')) ?? '';
     for (const mode of ['node10', 'node16 (from CJS)', 'node16 (from ESM)', 'bundler']) expect(header).toContain(mode);
-    for (const entry of ['"@wristband/typescript-m2m-auth"', '/redis"', '/cloudflare-kv"']) {
+    for (const entry of ['"@wristband/typescript-m2m-auth"', ...STORE_ENTRIES.map((name) => `/${name}"`)]) {
       const row = stdout.split('\n').find((line) => line.includes(entry)) ?? '';
       expect(row.match(/🟢/g), `${entry}: ${row}`).toHaveLength(4);
     }
@@ -200,7 +220,7 @@ describe('types from the packed tarball, as consumers resolve them', () => {
 
   it('node10 (module: commonjs, as in a default NestJS project): every entry point resolves', async () => {
     const files = (await compile('tsconfig.node10.json')).map((f) => f.split('/').at(-1));
-    for (const entry of ['index', 'redis', 'cloudflare-kv']) expect(files).toContain(`${entry}.d.cts`);
+    for (const entry of ENTRIES) expect(files).toContain(`${entry}.d.cts`);
   }, 60_000);
 
   it('bundler: the consumer gets index.d.ts', async () => {
