@@ -34,6 +34,7 @@ const NEEDS: Record<string, Need[]> = {
   'test/soak.test.ts': ['dist'], // test/soak.mjs imports dist/
   'test/store/deno-kv.test.ts': ['dist', 'runtimes'], // Deno from .tools/; test/store/deno-kv-process.mjs imports dist/
   'test/store/durable-object.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
+  'test/store/platform-types.test.ts': ['dist'], // compiles Worker and Deno code against dist/'s declarations
   'test/store/redis-contract.test.ts': ['redis-server'], // the store contract on a real redis-server
   'test/store/upstash.test.ts': ['redis-server'], // the emulated Upstash REST API fronts a real redis-server
   'test/timers.test.ts': ['dist'], // one test: an idle child process on dist/ exits by itself
