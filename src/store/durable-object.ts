@@ -40,6 +40,13 @@ type Operation =
   | { op: 'deleteIfEquals'; key: string; value: string }
   | { op: 'acquire'; key: string; value: string; ttlSeconds: number };
 
+/** What the object answers: the operation it ran, and its result. */
+interface Answer {
+  op: Operation['op'];
+  value?: string | null;
+  won?: boolean;
+}
+
 /** What the object keeps under each key: the value and the instant (ms since the epoch, its own clock) it expires. */
 interface Entry {
   value: string;
@@ -100,25 +107,26 @@ export class WristbandTokenStoreObject {
     if (next !== undefined) await this.#storage.setAlarm(next);
   }
 
-  async #run(operation: Operation): Promise<{ value?: string | null; won?: boolean }> {
-    const { key } = operation;
+  /** Runs one call; the answer names its operation, so that the store knows it reached this class. */
+  async #run(operation: Operation): Promise<Answer> {
+    const { op, key } = operation;
     switch (operation.op) {
       case 'get':
-        return { value: (await this.#live(key))?.value ?? null };
+        return { op, value: (await this.#live(key))?.value ?? null };
       case 'set':
         await this.#put(key, operation.value, operation.ttlSeconds);
-        return {};
+        return { op };
       case 'delete':
         await this.#storage.delete(key);
-        return {};
+        return { op };
       case 'deleteIfEquals':
         // An expired entry holding the value goes too: nobody can read it any more.
         if (asEntry(await this.#storage.get(key))?.value === operation.value) await this.#storage.delete(key);
-        return {};
+        return { op };
       case 'acquire':
-        if ((await this.#live(key)) !== undefined) return { won: false };
+        if ((await this.#live(key)) !== undefined) return { op, won: false };
         await this.#put(key, operation.value, operation.ttlSeconds);
-        return { won: true };
+        return { op, won: true };
     }
   }
 
@@ -155,7 +163,12 @@ export function createDurableObjectTokenStore(namespace: DurableObjectNamespaceL
       throw new Error(`The token store object answered HTTP ${response.status} to ${operation.op}: ${detail}`);
     }
     const body: unknown = await response.json();
-    if (typeof body !== 'object' || body === null) throw new TypeError(`The token store object's answer is no object.`);
+    // A namespace bound to another class would answer anything: every read a miss, every write lost, unnoticed.
+    if ((body as { op?: unknown } | null)?.op !== operation.op) {
+      throw new TypeError(
+        `The token store object's answer to ${operation.op} is not a WristbandTokenStoreObject's: is the namespace bound to that class?`,
+      );
+    }
     return body as { value?: unknown; won?: unknown };
   }
   return {

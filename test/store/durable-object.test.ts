@@ -247,19 +247,22 @@ describe('createDurableObjectTokenStore: an object that fails', () => {
       ['500', async () => new Response('Durable Object reset because its code was updated.', { status: 500 }), /500/],
       ['overloaded', async () => Promise.reject(new Error('Durable Object is overloaded.')), /overloaded/],
       ['no JSON', async () => new Response('<html>'), /JSON/],
-      ['null', async () => Response.json(null), /no object/],
+      ['null', async () => Response.json(null), /bound to that class/],
+      // A namespace bound to another Durable Object class, which answers every call with 200 and its own JSON.
+      ['another class', async () => Response.json({ ok: true }), /bound to that class/],
     ];
     for (const [name, fetch, error] of cases) {
       const store = createDurableObjectTokenStore(failing(fetch));
       await expect(store.get('k'), name).rejects.toThrow(error);
       await expect(store.acquire?.('k', 30, 'o') ?? Promise.resolve(), name).rejects.toThrow(error);
+      await expect(Promise.resolve(store.set('k', 'v', 30)), name).rejects.toThrow(error);
     }
   });
 
   it('passes an answer of the wrong type on as it is, for the client to report', async () => {
-    const store = createDurableObjectTokenStore(failing(async () => Response.json({ value: 2, won: 'yes' })));
-    expect(await store.get('k')).toBe(2);
-    expect(await store.acquire?.('k', 30, 'o')).toBe('yes');
+    const answering = (body: object) => createDurableObjectTokenStore(failing(async () => Response.json(body)));
+    expect(await answering({ op: 'get', value: 2 }).get('k')).toBe(2);
+    expect(await answering({ op: 'acquire', won: 'yes' }).acquire?.('k', 30, 'o')).toBe('yes');
   });
 
   it('is a class a Worker can export and construct with its state', () => {
