@@ -88,7 +88,8 @@ export function createDenoKvTokenStore(kv: DenoKvLike): TokenStore {
       for (let attempt = 0; attempt < MAX_CHECK_RETRIES; attempt++) {
         const current = await read(key);
         const held = asEntry(current.value);
-        if (held !== undefined && Date.now() < held.expiresAt) return held.value === owner;
+        // Held: lost, unless by this very call (a commit that landed before `database is locked` was thrown at it).
+        if (held !== undefined && Date.now() < held.expiresAt) return attempt > 0 && held.value === owner;
         // Free, or expired but not yet swept by Deno: take it unless another process wrote it since this read.
         const check = { key: keyOf(key), versionstamp: current.versionstamp };
         const commit = () =>

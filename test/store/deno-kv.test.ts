@@ -238,6 +238,8 @@ describe('createDenoKvTokenStore: database is locked, and hostile answers', () =
     };
     expect(await createDenoKvTokenStore(kv).acquire?.('k:lock', 30, 'owner-1')).toBe(true);
     expect(await createDenoKvTokenStore(kv).acquire?.('k:lock', 30, 'owner-2')).toBe(false);
+    // A second acquire by the same owner is lost, as in Redis (SET NX): only this call's own commit counts.
+    expect(await createDenoKvTokenStore(kv).acquire?.('k:lock', 30, 'owner-1')).toBe(false);
   });
 
   it('serves nothing from an entry Deno has not swept yet, and lets acquire take it', async () => {
