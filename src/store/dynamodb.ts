@@ -3,7 +3,7 @@
  * document client you already have (`DynamoDBDocument` from `@aws-sdk/lib-dynamodb`), with the fleet's lock.
  *
  * The table's only key is a string partition key named `pk`; each item also holds `value` (a string) and
- * `expiresAt` (epoch seconds), which you should enable as the table's TTL attribute so that DynamoDB deletes old
+ * `expiresAt` (epoch seconds), and a lock the random `attempt` of the call that took it, which you should enable as the table's TTL attribute so that DynamoDB deletes old
  * items. That deletion lags, by minutes or days, so the expiry is also checked on every read and in every condition:
  * the lock is a put conditioned on `attribute_not_exists(pk)` or an expired item, the compare-and-delete a delete
  * conditioned on the value. Reads are strongly consistent.
@@ -96,10 +96,13 @@ export function createDynamoDBTokenStore({ client, tableName }: DynamoDBTokenSto
       }
     },
     async acquire(key, ttlSeconds, owner) {
+      // Marks this call's put, so that a put the SDK retried (its first attempt landed, its answer was lost) knows
+      // its own lock from one the same owner took before.
+      const attempt = crypto.randomUUID();
       try {
         await client.put({
           TableName,
-          Item: item(key, owner, ttlSeconds),
+          Item: { ...item(key, owner, ttlSeconds), attempt },
           ConditionExpression: FREE,
           ExpressionAttributeNames: { '#expiresAt': 'expiresAt' },
           ExpressionAttributeValues: { ':number': 'N', ':now': Date.now() / 1000 },
@@ -108,10 +111,10 @@ export function createDynamoDBTokenStore({ client, tableName }: DynamoDBTokenSto
         return true;
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
-        // A put the SDK retried after its first attempt landed finds its own lock: that lock is ours. DynamoDB sends
-        // the item it found (ALL_OLD) in its wire form ({ S: ... }), which the document client leaves as it is.
+        // DynamoDB sends the item it found (ALL_OLD) in its wire form ({ S: ... }), which the document client leaves
+        // as it is (and dynalite sends none).
         const old = (error as { Item?: Item }).Item;
-        return old !== undefined && scalar(old.value) === owner && Date.now() / 1000 < expiryOf(old);
+        return old !== undefined && scalar(old.attempt) === attempt && Date.now() / 1000 < expiryOf(old);
       }
     },
   };

@@ -174,26 +174,46 @@ describe('createDynamoDBTokenStore: failed and throttled calls', () => {
   });
 
   it('an acquire whose put the SDK retried after it landed finds its own lock (ALL_OLD): won, not lost', async () => {
-    const conditionFailed = (Item: Record<string, unknown>) =>
-      Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException', Item });
-    const expiresAt = { N: String(Math.ceil(nowSeconds()) + 30) };
-    const answering = (Item: Record<string, unknown>): DynamoDBDocumentLike => ({
+    // The first attempt's put lands and its answer is lost; the SDK's retry then fails its condition on that very
+    // item, which DynamoDB returns (ALL_OLD, in wire form). dynalite returns none: this client plays both.
+    const real = dynamo.client();
+    let landed: Record<string, unknown> | undefined;
+    const retrying: DynamoDBDocumentLike = {
+      get: (input) => real.get(input),
+      delete: (input) => real.delete(input),
+      async put(input) {
+        await real.put(input);
+        landed = input.Item;
+        const wire = Object.fromEntries(
+          Object.entries(landed).map(([name, v]) => [name, typeof v === 'number' ? { N: String(v) } : { S: v }]),
+        );
+        throw Object.assign(new Error('The conditional request failed'), {
+          name: 'ConditionalCheckFailedException',
+          Item: wire,
+        });
+      },
+    };
+    const store = createDynamoDBTokenStore({ client: retrying, tableName: dynamo.tableName });
+    expect(await store.acquire?.('retried:lock', 30, 'owner-1')).toBe(true);
+    expect(Object.keys(landed ?? {}).sort()).toEqual(['attempt', 'expiresAt', 'pk', 'value']);
+    // A lock the same owner took in an earlier call is not this call's: lost, as with Redis's SET NX.
+    const again = createDynamoDBTokenStore({ client: dynamo.client(), tableName: dynamo.tableName });
+    expect(await again.acquire?.('retried:lock', 30, 'owner-1')).toBe(false);
+    const answering = (Item: unknown): DynamoDBDocumentLike => ({
       get: async () => ({}),
-      put: async () => Promise.reject(conditionFailed(Item)),
+      put: async () =>
+        Promise.reject(Object.assign(new Error('failed'), { name: 'ConditionalCheckFailedException', Item })),
       delete: async () => undefined,
     });
-    const ownLock = createDynamoDBTokenStore({
-      client: answering({ pk: { S: 'k' }, value: { S: 'owner-1' }, expiresAt }),
-      tableName: 'tokens',
-    });
-    expect(await ownLock.acquire?.('k', 30, 'owner-1')).toBe(true);
-    const othersLock = createDynamoDBTokenStore({
-      client: answering({ pk: { S: 'k' }, value: { S: 'owner-2' }, expiresAt }),
-      tableName: 'tokens',
-    });
-    expect(await othersLock.acquire?.('k', 30, 'owner-1')).toBe(false);
-    const noItem = createDynamoDBTokenStore({ client: answering(undefined as never), tableName: 'tokens' });
-    expect(await noItem.acquire?.('k', 30, 'owner-1')).toBe(false);
+    const expiresAt = { N: String(Math.ceil(nowSeconds()) + 30) };
+    for (const Item of [
+      undefined,
+      { value: { S: 'owner-1' }, expiresAt },
+      { value: { S: 'owner-1' }, attempt: { S: 'x' }, expiresAt },
+    ]) {
+      const store = createDynamoDBTokenStore({ client: answering(Item), tableName: 'tokens' });
+      expect(await store.acquire?.('k', 30, 'owner-1'), JSON.stringify(Item)).toBe(false);
+    }
   });
 
   it('refuses a client that is not a document client, or no table name, when created', () => {
