@@ -72,6 +72,8 @@ export default defineConfig({
       },
       ...heavyProjects(),
     ],
+    // Every run, whatever its files: a temporary folder of its own, which must be empty at the end.
+    globalSetup: ['test/support/setup/temp-folder.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

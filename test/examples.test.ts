@@ -12,6 +12,7 @@ import { DEFAULT_PROTECTED_API_PORT, DEFAULT_TOKEN_SERVER_PORT } from '../demo/l
 import { startProtectedApi } from '../demo/protected-api.mjs';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createWristbandM2MClient } from '../src/index.js';
+import { disposeMiniflare } from './runtimes/matrix.mjs';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
 const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
@@ -178,7 +179,7 @@ describe('examples/', () => {
       await mf.ready;
       await expectReportsWithRetryOn401((path) => mf.dispatchFetch(`http://worker${path}`));
     } finally {
-      await mf.dispose();
+      await disposeMiniflare(mf);
     }
   }, 60_000);
 });

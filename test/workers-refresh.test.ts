@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
+import { disposeMiniflare } from './runtimes/matrix.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { Miniflare } = createRequire(`${root}.tools/miniflare/`)('miniflare');
@@ -16,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 afterEach(async () => {
-  await worker?.dispose();
+  await disposeMiniflare(worker);
+  worker = undefined;
   server.reset();
 });
 
