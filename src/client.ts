@@ -305,21 +305,24 @@ class TokenClient {
     const signal = options?.signal;
     return new Promise<string>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      /** Set once this caller has left the round, by whichever way came first: nothing after acts for it. */
+      let left = false;
       const waiter: Waiter = {
         signal,
         fail(error) {
-          leave();
-          reject(error);
+          if (leave()) reject(error);
         },
         replace: () => {
-          leave();
-          resolve(replacing ? Promise.reject(roundAbandoned()) : this.acquire(options, true));
+          if (leave()) resolve(replacing ? Promise.reject(roundAbandoned()) : this.acquire(options, true));
         },
       };
-      const leave = (): void => {
+      const leave = (): boolean => {
+        if (left) return false;
+        left = true;
         clearTimeout(timer);
         round.waiters.delete(waiter);
         if (signal !== undefined) leaveSignal(round, signal);
+        return true;
       };
       const arm = (): void => {
         timer = setTimeout(
@@ -339,13 +342,11 @@ class TokenClient {
       if (signal !== undefined) joinSignal(round, signal);
       round.promise.then(
         (token) => {
-          leave();
-          resolve(token);
+          if (leave()) resolve(token);
         },
         (error: unknown) => {
-          if (round.givenUp) return waiter.replace();
-          leave();
-          reject(error);
+          if (round.givenUp) waiter.replace();
+          else if (leave()) reject(error);
         },
       );
     });
