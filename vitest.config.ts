@@ -32,6 +32,7 @@ const NEEDS: Record<string, Need[]> = {
   'test/redis.test.ts': ['redis-server', 'dist'], // test/fleet-worker.mjs imports dist/
   'test/runtimes.test.ts': ['dist', 'runtimes'], // the runtime matrix
   'test/soak.test.ts': ['dist'], // test/soak.mjs imports dist/
+  'test/testing/kit-runtimes.test.ts': ['dist', 'runtimes'], // the built kit on Deno, Bun and workerd from .tools/
   'test/timers.test.ts': ['dist'], // one test: an idle child process on dist/ exits by itself
   'test/workers-refresh.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
   'test/workers-isolate.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/

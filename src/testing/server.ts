@@ -80,8 +80,28 @@ interface Runtimes {
   };
 }
 
-function listen(port: number, handler: Handler): Promise<Listening> {
+/**
+ * Deno and Bun give a handler no socket to destroy, and log a handler that throws. A hang ended by reset() or
+ * close() answers instead with a body that fails at once: the client sees the connection lost mid-answer.
+ */
+function dropping(handler: Handler): Handler {
+  return (request) =>
+    handler(request).catch(
+      () =>
+        new Response(
+          new ReadableStream({
+            pull(controller) {
+              controller.error(new TypeError('The test token endpoint dropped the connection.'));
+            },
+          }),
+          { status: 502 },
+        ),
+    );
+}
+
+function listen(port: number, served: Handler): Promise<Listening> {
   const runtimes = globalThis as Runtimes;
+  const handler = dropping(served);
   if (runtimes.Deno?.serve) {
     const server = runtimes.Deno.serve({ hostname: '127.0.0.1', port, onListen: () => undefined }, handler);
     return Promise.resolve({ port: server.addr.port, close: () => server.shutdown() });
@@ -91,7 +111,7 @@ function listen(port: number, handler: Handler): Promise<Listening> {
     const server = runtimes.Bun.serve({ hostname: '127.0.0.1', port, idleTimeout: 0, fetch: handler });
     return Promise.resolve({ port: server.port, close: async () => void (await server.stop(true)) });
   }
-  return listenWithNode(port, handler);
+  return listenWithNode(port, served);
 }
 
 /** The parts of `node:http` used here, typed locally: `src/` compiles without Node's typings. */
