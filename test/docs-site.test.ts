@@ -154,8 +154,14 @@ afterAll(async () => {
 describe('the documentation site in headless Chromium', () => {
   it('has the landing page, every guide and a module per import path', () => {
     expect(pages).toContain('index.html');
+    const documents = Object.entries(report.pages).filter(([path]) => path.startsWith('documents/'));
     for (const guide of readdirSync(new URL('../docs', import.meta.url)).filter((f) => f.endsWith('.md'))) {
-      expect(pages).toContain(`documents/${guide.replace(/\.md$/, '.html')}`);
+      const title = /^title: (.+)$/m.exec(readFileSync(new URL(`../docs/${guide}`, import.meta.url), 'utf8'))?.[1];
+      expect(title, guide).toBeDefined();
+      expect(
+        documents.some(([, page]) => page.title === title),
+        `${guide}: ${title}`,
+      ).toBe(true);
     }
     const modules = Object.entries(report.pages)
       .filter(([path]) => path.startsWith('modules/'))
