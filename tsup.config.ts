@@ -2,7 +2,13 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // The store adapters are entry points of their own, straight from the store folder.
-  entry: { index: 'src/index.ts', redis: 'src/store/redis.ts', 'cloudflare-kv': 'src/store/cloudflare-kv.ts' },
+  entry: {
+    index: 'src/index.ts',
+    redis: 'src/store/redis.ts',
+    'cloudflare-kv': 'src/store/cloudflare-kv.ts',
+    testing: 'src/testing/index.ts',
+    'testing-server': 'src/testing/server.ts',
+  },
   format: ['esm', 'cjs'],
   target: 'es2022',
   platform: 'neutral',
