@@ -10,6 +10,8 @@ export default defineConfig({
     dynamodb: 'src/store/dynamodb.ts',
     'deno-kv': 'src/store/deno-kv.ts',
     upstash: 'src/store/upstash.ts',
+    testing: 'src/testing/index.ts',
+    'testing-server': 'src/testing/server.ts',
   },
   format: ['esm', 'cjs'],
   target: 'es2022',

@@ -14,16 +14,19 @@ import { configDefaults, defineConfig, type TestProjectInlineConfiguration } fro
 //   runtimes       Node 22/24, Deno, Bun and Miniflare (workerd) installed from npm into the git-ignored .tools/
 //   examples-deps  npm ci in examples/ (express, axios)
 //   bench-deps     npm ci in bench/ (mitata, the peer libraries)
+//   chromium       Debian's headless Chromium (apt-get installs it when it may, as redis-server), and the docs site
+//                  built into docs/api/ by npm run docs
 //
 // Every *.test.ts under test/, in any subfolder, is in the `unit` project (no global setup) unless NEEDS lists it.
 // A new file that loads dist/ (a child process, a Worker), anything from .tools/, examples/ or bench/, or starts
 // redis-server must be listed here, or it fails on a fresh clone and passes on a machine that ran the suite before.
-type Need = 'redis-server' | 'dist' | 'runtimes' | 'examples-deps' | 'bench-deps';
+type Need = 'redis-server' | 'dist' | 'runtimes' | 'examples-deps' | 'bench-deps' | 'chromium';
 const NEEDS: Record<string, Need[]> = {
   'test/bench.test.ts': ['dist', 'bench-deps'], // bench/run.mjs --smoke: the peers from bench/, the size of dist/
   'test/cli.test.ts': ['dist'], // bin/wristband-m2m.mjs imports dist/
   'test/cloudflare-kv.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
   'test/demo.test.ts': ['dist'], // demo/demo.mjs imports dist/
+  'test/docs-site.test.ts': ['chromium'], // the built docs site, opened in headless Chromium
   'test/errors.test.ts': ['dist'], // loads dist/index.js and dist/index.cjs
   'test/examples.test.ts': ['dist', 'runtimes', 'examples-deps'], // Express, Bun, Deno, workerd, axios
   'test/package.test.ts': ['dist'], // publint, attw, npm pack, consumers compiled against the tarball
@@ -37,13 +40,14 @@ const NEEDS: Record<string, Need[]> = {
   'test/store/platform-types.test.ts': ['dist'], // compiles Worker and Deno code against dist/'s declarations
   'test/store/redis-contract.test.ts': ['redis-server'], // the store contract on a real redis-server
   'test/store/upstash.test.ts': ['redis-server'], // the emulated Upstash REST API fronts a real redis-server
+  'test/testing/kit-runtimes.test.ts': ['dist', 'runtimes'], // the built kit on Deno, Bun and workerd from .tools/
   'test/timers.test.ts': ['dist'], // one test: an idle child process on dist/ exits by itself
   'test/workers-refresh.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
   'test/workers-isolate.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
 };
 
 /** The order a project meets its needs in: one that cannot get redis-server says so before it builds anything. */
-const ORDER: Need[] = ['redis-server', 'dist', 'runtimes', 'examples-deps', 'bench-deps'];
+const ORDER: Need[] = ['redis-server', 'chromium', 'dist', 'runtimes', 'examples-deps', 'bench-deps'];
 
 const shared = { environment: 'node', testTimeout: 15_000 } as const;
 
@@ -77,6 +81,8 @@ export default defineConfig({
       },
       ...heavyProjects(),
     ],
+    // Every run, whatever its files: a temporary folder of its own, which must be empty at the end.
+    globalSetup: ['test/support/setup/temp-folder.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -1,12 +1,11 @@
-// `npm run demo`: the client at work, step by step, against a local Wristband-compatible token server and a
-// protected API on loopback. With CLIENT_ID, CLIENT_SECRET and APPLICATION_VANITY_DOMAIN set (in the environment,
+// `npm run demo`: the client at work, step by step, against the test kit's Wristband-compatible token server and
+// its protected resource on loopback (@wristband/typescript-m2m-auth/testing/server, what users test with too). With CLIENT_ID, CLIENT_SECRET and APPLICATION_VANITY_DOMAIN set (in the environment,
 // or in a .env file in the current folder: see .env.example), it talks to that real Wristband application instead
 // and skips the steps that need a scripted server.
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryTokenStore, createWristbandM2MClient, WristbandM2MError } from '../dist/index.js';
-import { startProtectedApi } from './protected-api.mjs';
-import { startTokenServer } from './token-server.mjs';
+import { startTestTokenServer } from '../dist/testing-server.js';
 
 // A variable already set in the environment wins over the file, as with `node --env-file`.
 const readEnvFile = existsSync('.env');
@@ -14,8 +13,9 @@ if (readEnvFile) process.loadEnvFile('.env');
 const { CLIENT_ID, CLIENT_SECRET, APPLICATION_VANITY_DOMAIN } = process.env;
 const useRealWristband = Boolean(CLIENT_ID && CLIENT_SECRET && APPLICATION_VANITY_DOMAIN);
 
-const local = useRealWristband ? undefined : await startTokenServer({ latencyMs: 25 });
-const api = local ? await startProtectedApi((token) => local.verify(token)) : undefined;
+const local = useRealWristband
+  ? undefined
+  : await startTestTokenServer({ clientId: 'demo-client-id', clientSecret: 'demo-client-secret', latencyMs: 25 });
 const credentials = local
   ? { clientId: local.clientId, clientSecret: local.clientSecret, wristbandApplicationVanityDomain: local.vanityDomain }
   : { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, wristbandApplicationVanityDomain: APPLICATION_VANITY_DOMAIN };
@@ -85,7 +85,7 @@ say(
     `with ${tokenRequests - before} token request: concurrent calls share one request.`,
 );
 
-if (local && api) {
+if (local) {
   heading('A 5xx from the token endpoint is retried');
   local.failNext(503, 502);
   m2m.clearToken();
@@ -110,16 +110,16 @@ if (local && api) {
   }
 
   heading('A downstream API answers 401: client.fetch retires the token and retries once');
-  let response = await m2m.fetch(`${api.url}/reports`);
-  say(`m2m.fetch('/reports') adds "Authorization: Bearer <token>": ${response.status}.`);
+  let response = await m2m.fetch(local.resourceUrl);
+  say(`m2m.fetch(resourceUrl) adds "Authorization: Bearer <token>": ${response.status}.`);
   local.revoke(await m2m.getToken());
   say('The token server now revokes that token (as a key rotation would).');
-  const apiCallsBefore = api.calls;
+  const apiCallsBefore = local.resourceCalls.total;
   before = tokenRequests;
-  response = await m2m.fetch(`${api.url}/reports`);
+  response = await m2m.fetch(local.resourceUrl);
   say(
-    `m2m.fetch('/reports') again: ${response.status} ${JSON.stringify(await response.json())}, after ` +
-      `${api.calls - apiCallsBefore} API calls (401, then 200) and ${tokenRequests - before} new token request: ` +
+    `m2m.fetch(resourceUrl) again: ${response.status} ${JSON.stringify(await response.json())}, after ` +
+      `${local.resourceCalls.total - apiCallsBefore} API calls (401, then 200) and ${tokenRequests - before} new token request: ` +
       'on the 401, client.fetch called clearToken(token) with the rejected token, then sent the request once more.',
   );
   say(`Refresh reasons reported by onTokenRefreshed so far: ${refreshReasons.join(', ')}.`);
@@ -196,9 +196,9 @@ async function showSecretRotation(server) {
     `Deployed with clientSecret: [new, old] before the dashboard holds the new secret: ${requests - from} token ` +
       `requests (new rejected, old at once), secretIndex=${secretIndexes.at(-1)}: a fallback secret is in use.`,
   );
-  server.secrets.add(newSecret);
+  server.addSecret(newSecret);
   say('Dashboard: the new secret is added as the secondary one; both are accepted now, nothing to redeploy.');
-  server.secrets.revoke(oldSecret);
+  server.revokeSecret(oldSecret);
   rotating.clearToken(); // stands for the next refresh
   from = requests;
   await rotating.getToken();
@@ -215,7 +215,6 @@ async function showSecretRotation(server) {
 if (local) await showSecretRotation(local);
 
 m2m.destroy();
-await api?.close();
 await local?.close();
 process.on('exit', (code) => {
   console.log(`\nDone: ${tokenRequests} token requests in all. The process exits by itself (code ${code}).`);

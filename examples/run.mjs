@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startLocalServers } from '../demo/local-servers.mjs';
-import { ensureRuntimes } from '../test/runtimes/matrix.mjs';
+import { disposeMiniflare, ensureRuntimes } from '../test/runtimes/matrix.mjs';
 
 const examples = fileURLToPath(new URL('.', import.meta.url));
 const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
@@ -84,7 +84,7 @@ async function startWorker(env) {
   await mf.ready;
   return {
     get: (path) => mf.dispatchFetch(`http://worker${path}`),
-    stop: () => mf.dispose(),
+    stop: () => disposeMiniflare(mf),
     banner: 'cloudflare-worker/worker.ts is running in workerd (Miniflare)',
   };
 }

@@ -111,6 +111,8 @@ interface LiveRound {
   readonly detached: Latch;
   /** Set when it was given up past its deadline: its own failure then moves its callers on instead. */
   givenUp: boolean;
+  /** The wait shared by the callers without a signal of the current synchronous burst, until its microtasks run. */
+  burst: { promise: Promise<string>; replacing: boolean } | undefined;
   /** The callers waiting on it, so that destroy() or a give-up reaches each at once. */
   readonly waiters: Set<Waiter>;
   /** One abort listener per distinct caller signal, however many callers share it, with how many do. */
@@ -201,6 +203,7 @@ class TokenClient {
       controller,
       detached: createLatch(),
       givenUp: false,
+      burst: undefined,
       waiters: new Set(),
       signals: new Map(),
     };
@@ -303,23 +306,30 @@ class TokenClient {
    */
   #follow(round: LiveRound, options: GetTokenOptions | undefined, replacing: boolean): Promise<string> {
     const signal = options?.signal;
-    return new Promise<string>((resolve, reject) => {
+    // Callers without a signal in one synchronous burst share one wait (one promise, one timer): they are in one
+    // request, and a thousand concurrent cold callers cost one allocation, not a thousand timers.
+    const shared = round.burst;
+    if (signal === undefined && shared?.replacing === replacing) return shared.promise;
+    const promise = new Promise<string>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      /** Set once this caller has left the round, by whichever way came first: nothing after acts for it. */
+      let left = false;
       const waiter: Waiter = {
         signal,
         fail(error) {
-          leave();
-          reject(error);
+          if (leave()) reject(error);
         },
         replace: () => {
-          leave();
-          resolve(replacing ? Promise.reject(roundAbandoned()) : this.acquire(options, true));
+          if (leave()) resolve(replacing ? Promise.reject(roundAbandoned()) : this.acquire(options, true));
         },
       };
-      const leave = (): void => {
+      const leave = (): boolean => {
+        if (left) return false;
+        left = true;
         clearTimeout(timer);
         round.waiters.delete(waiter);
         if (signal !== undefined) leaveSignal(round, signal);
+        return true;
       };
       const arm = (): void => {
         timer = setTimeout(
@@ -339,16 +349,22 @@ class TokenClient {
       if (signal !== undefined) joinSignal(round, signal);
       round.promise.then(
         (token) => {
-          leave();
-          resolve(token);
+          if (leave()) resolve(token);
         },
         (error: unknown) => {
-          if (round.givenUp) return waiter.replace();
-          leave();
-          reject(error);
+          if (round.givenUp) waiter.replace();
+          else if (leave()) reject(error);
         },
       );
     });
+    if (signal === undefined) {
+      const burst = { promise, replacing };
+      round.burst = burst;
+      queueMicrotask(() => {
+        if (round.burst === burst) round.burst = undefined;
+      });
+    }
+    return promise;
   }
 
   /** Gives up every round past its deadline, detached ones included: their callers would otherwise wait for good. */

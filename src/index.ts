@@ -1,3 +1,7 @@
+/**
+ * The client: `createWristbandM2MClient()`, its errors, hooks and shared-store interface. Start with the guides.
+ * @module @wristband/typescript-m2m-auth
+ */
 export { createAuthenticatedFetch } from './authenticated-fetch.js';
 export type { TokenSource } from './authenticated-fetch.js';
 export { createWristbandM2MClient } from './client.js';

@@ -2,12 +2,12 @@
 // run adds Deno and Bun) and asserts what is deterministic: counts and behaviour. Timings from a shared CI machine
 // are printed, never asserted.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const ours = '@wristband/typescript-m2m-auth (this package)';
 interface Herd {
@@ -48,9 +48,11 @@ let figures: {
   soak: { requests: number; rotations: number };
 };
 let node: Runtime;
+const scratch = mkdtempSync(join(tmpdir(), 'm2m-bench-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 beforeAll(async () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'm2m-bench-')), 'bench.json');
+  const out = join(scratch, 'bench.json');
   const script = fileURLToPath(new URL('../bench/run.mjs', import.meta.url));
   const { stdout } = await promisify(execFile)(
     process.execPath,

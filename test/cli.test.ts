@@ -126,14 +126,14 @@ describe('wristband-m2m token', () => {
     expectNoSecret(run);
   });
 
-  it('prints --json on one line, spaced as README.md and --help show it', async () => {
+  it('prints --json on one line, spaced as docs/command-line.md and --help show it', async () => {
     const run = await wristbandM2M(['token', '--json'], credentials());
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const { access_token, expires_at } = JSON.parse(run.stdout);
     expect(run.stdout).toBe(`{"access_token": ${JSON.stringify(access_token)}, "expires_at": "${expires_at}"}\n`);
-    // The same line as documented, the values aside: README's example and the help's description of --json.
+    // The same line as documented, the values aside: the Command line guide's example and the help's --json.
     const shape = (line: string) => line.replace(/("\w+": )"[^"]*"/g, '$1"…"');
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../docs/command-line.md', import.meta.url), 'utf8');
     const documented = /^npx wristband-m2m token --json +# (\{.*\})$/m.exec(readme)?.[1];
     const help = /^ +--json +print (\{.*\}) instead$/m.exec((await wristbandM2M(['--help'])).stdout)?.[1];
     expect(documented).toBeDefined();

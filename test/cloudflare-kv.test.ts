@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createKVTokenStore, KV_MIN_TTL_SECONDS } from '../src/store/cloudflare-kv.js';
+import { disposeMiniflare } from './runtimes/matrix.mjs';
 import { recordKeyFor } from './support/fleet.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -54,14 +55,14 @@ describe('createKVTokenStore in workerd', () => {
       expect(raw).not.toContain(token);
       expect(raw).not.toContain(tokenServer.clientSecret);
     } finally {
-      await first.dispose();
+      await disposeMiniflare(first);
     }
     const second = isolate();
     try {
       expect((await (await second.dispatchFetch('http://worker/')).json()).token).toBe(token);
       expect(tokenServer.requestCount).toBe(1);
     } finally {
-      await second.dispose();
+      await disposeMiniflare(second);
     }
   }, 60_000);
 

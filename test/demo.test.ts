@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTokenServer } from '../demo/token-server.mjs';
+import { startTestTokenServer, type TestTokenServer } from '../src/testing/server.js';
 
 const demo = fileURLToPath(new URL('../demo/demo.mjs', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'm2m-demo-'));
@@ -62,13 +62,13 @@ it('runs the narrated demo against the local token server and exits by itself', 
 }, 40_000);
 
 describe('the demo and .env', () => {
-  const servers: Awaited<ReturnType<typeof startTokenServer>>[] = [];
+  const servers: TestTokenServer[] = [];
   afterAll(async () => {
     for (const server of servers) await server.close();
   });
 
   it('reads credentials from .env and runs against that application (here a token server it did not start)', async () => {
-    const server = await startTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
+    const server = await startTestTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
     servers.push(server);
     const cwd = folderWithEnv({
       CLIENT_ID: 'from-dotenv',
@@ -83,7 +83,7 @@ describe('the demo and .env', () => {
   }, 40_000);
 
   it('in real mode, a failure prints one line with the error code, not a stack, and exits 1', async () => {
-    const server = await startTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
+    const server = await startTestTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
     servers.push(server);
     const cwd = folderWithEnv({
       CLIENT_ID: 'from-dotenv',

@@ -12,6 +12,7 @@ import { DEFAULT_PROTECTED_API_PORT, DEFAULT_TOKEN_SERVER_PORT } from '../demo/l
 import { startProtectedApi } from '../demo/protected-api.mjs';
 import { startTokenServer } from '../demo/token-server.mjs';
 import { createWristbandM2MClient } from '../src/index.js';
+import { disposeMiniflare } from './runtimes/matrix.mjs';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
 const tools = fileURLToPath(new URL('../.tools/', import.meta.url));
@@ -121,10 +122,23 @@ describe('examples/', () => {
     m2m.destroy();
   });
 
+  it('npm run test:kit: a handler tested through a revocation and an outage with the test kit, in node:test and vitest', async () => {
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'test:kit'], {
+      cwd: examples,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      timeout: 60_000,
+    });
+    // node:test's TAP summary, then vitest's: every test of both files ran and passed.
+    expect(stdout).toMatch(/^# pass 3$/m);
+    expect(stdout).toMatch(/^# fail 0$/m);
+    expect(stdout).toMatch(/Tests\s+5 passed \(5\)/);
+  }, 60_000);
+
   it('every example folder has an entry in examples/run.mjs, and its file exists', async () => {
     const { EXAMPLES } = await import('../examples/run.mjs');
     const folders = readdirSync(examples, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && entry.name !== 'node_modules')
+      // testing/ holds the test kit's examples, run by `npm run test:kit` below rather than as a server.
+      .filter((entry) => entry.isDirectory() && entry.name !== 'node_modules' && entry.name !== 'testing')
       .map((entry) => entry.name);
     expect(Object.keys(EXAMPLES).sort()).toEqual(folders.sort());
     for (const { file } of Object.values(EXAMPLES) as { file: string }[])
@@ -178,7 +192,7 @@ describe('examples/', () => {
       await mf.ready;
       await expectReportsWithRetryOn401((path) => mf.dispatchFetch(`http://worker${path}`));
     } finally {
-      await mf.dispose();
+      await disposeMiniflare(mf);
     }
   }, 60_000);
 });

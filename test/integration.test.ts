@@ -1,7 +1,7 @@
 // The client against a real HTTP server on 127.0.0.1 playing the Wristband token endpoint: real sockets, real
-// fetch, real timers (delays kept to tens of milliseconds).
+// fetch, real timers (delays kept to tens of milliseconds). The server is the test kit's own loopback server
+// (@wristband/typescript-m2m-auth/testing/server), so these tests prove the kit as much as the client.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTokenServer } from '../demo/token-server.mjs';
 import {
   createMemoryTokenStore,
   createWristbandM2MClient,
@@ -9,20 +9,19 @@ import {
   WristbandM2MError,
   type WristbandM2MClient,
 } from '../src/index.js';
+import { startTestTokenServer, type TestTokenServer } from '../src/testing/server.js';
 import { settle } from './support/msw.js';
 
-let server: Awaited<ReturnType<typeof startTokenServer>>;
+let server: TestTokenServer;
 const clients: WristbandM2MClient[] = [];
 
 beforeAll(async () => {
-  server = await startTokenServer({ clientId: 'integration-id', clientSecret: 'integration sécret/+=' });
+  server = await startTestTokenServer({ clientId: 'integration-id', clientSecret: 'integration sécret/+=' });
 });
 afterAll(() => server.close());
 afterEach(() => {
   for (const client of clients.splice(0)) client.destroy();
-  server.requests.length = 0;
-  server.setLatency(0);
-  server.setTokenLifetime(3600);
+  server.reset();
 });
 
 function client(overrides: Partial<Parameters<typeof createWristbandM2MClient>[0]> = {}): WristbandM2MClient {
@@ -43,7 +42,7 @@ describe('against a local Wristband-compatible token endpoint', () => {
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]).toMatchObject({
       method: 'POST',
-      url: '/api/v1/oauth2/token',
+      url: server.tokenEndpoint,
       contentType: 'application/x-www-form-urlencoded',
       accept: 'application/json',
       body: 'grant_type=client_credentials',
@@ -100,7 +99,7 @@ describe('against a local Wristband-compatible token endpoint', () => {
   });
 
   it('gives up on a server that accepts and never answers after tokenRequestTimeout', async () => {
-    server.answerNext(() => undefined);
+    server.hangNext();
     const started = Date.now();
     const { error } = await settle(client({ tokenRequestTimeout: 0.2 }).getToken());
     expect(error).toMatchObject({ code: 'TOKEN_REQUEST_TIMEOUT', attempts: 1 });
@@ -108,7 +107,7 @@ describe('against a local Wristband-compatible token endpoint', () => {
   });
 
   it('reports a refused connection as TOKEN_ENDPOINT_UNREACHABLE', async () => {
-    const gone = await startTokenServer();
+    const gone = await startTestTokenServer();
     const vanityDomain = gone.vanityDomain;
     await gone.close();
     const { error } = await settle(client({ wristbandApplicationVanityDomain: vanityDomain }).getToken());
@@ -120,7 +119,7 @@ describe('against a local Wristband-compatible token endpoint', () => {
     const m2m = client();
     const first = await m2m.getToken();
     server.revoke(first);
-    expect(server.verify(await m2m.getToken())).toBe('unknown');
+    expect(server.verify(await m2m.getToken())).toBe('revoked');
     m2m.clearToken();
     const second = await m2m.getToken();
     expect(second).not.toBe(first);
@@ -134,10 +133,10 @@ describe('against a local Wristband-compatible token endpoint', () => {
 describe('a client secret rotation, step by step', () => {
   const OLD = 'rotation old sécret/+=';
   const NEW = 'rotation-new-secret-7d1e';
-  let rotating: Awaited<ReturnType<typeof startTokenServer>>;
+  let rotating: TestTokenServer;
 
   beforeAll(async () => {
-    rotating = await startTokenServer({ clientId: 'rotation-id', clientSecret: OLD });
+    rotating = await startTestTokenServer({ clientId: 'rotation-id', clientSecret: OLD });
   });
   afterAll(() => rotating.close());
 
@@ -176,7 +175,7 @@ describe('a client secret rotation, step by step', () => {
     expect(stage('0. before: [old] x2 sharing, [new, old] too early')).toBe(3);
 
     // 1. The dashboard: add a secondary secret. Nothing changes for the clients.
-    rotating.secrets.add(NEW);
+    rotating.addSecret(NEW);
     expect(await a1.m2m.getToken()).toBe(await a2.m2m.getToken());
     expect(stage('1. secondary added')).toBe(0);
 
@@ -196,7 +195,7 @@ describe('a client secret rotation, step by step', () => {
     // 3. The dashboard: delete the old secret, once no process holds [old] alone any more.
     a1.m2m.destroy();
     a2.m2m.destroy();
-    rotating.secrets.revoke(OLD);
+    rotating.revokeSecret(OLD);
     b1.m2m.clearToken();
     expect(rotating.verify(await b1.m2m.getToken())).toBe('valid');
     expect(b1.last()).toMatchObject({ attempts: 1, secretIndex: 0 });

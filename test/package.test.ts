@@ -62,6 +62,9 @@ async function minifiedGzipSize(entry: string, plugins: Plugin[] = []): Promise<
   return gzipSync(result.outputFiles[0]!.contents, { level: 9 }).byteLength;
 }
 
+/** The test kit's entries live in src/testing/, not in the store folder. */
+const TESTING_SOURCES: Record<string, string> = { './testing': 'testing/index', './testing/server': 'testing/server' };
+
 describe('the published package', () => {
   it('builds ESM, CJS and both declaration files', () => {
     for (const file of ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts']) {
@@ -143,7 +146,7 @@ describe('the published package', () => {
     ]);
     // The CLI is executable, so `npx wristband-m2m` runs it.
     expect((packed.find((f) => f.path === 'bin/wristband-m2m.mjs')?.mode ?? 0) & 0o111).not.toBe(0);
-    for (const entry of ENTRIES) {
+    for (const entry of [...ENTRIES, 'testing', 'testing-server']) {
       for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) expect(files).toContain(`dist/${entry}.${ext}`);
     }
     // Shared declaration chunks are the only other files: no sources, maps or tests.
@@ -158,7 +161,7 @@ describe('the published package', () => {
     expect(Object.keys(jsr.exports).sort()).toEqual(entries.sort());
     for (const entry of entries) {
       // The same sources tsup builds each entry from: the adapters live in the store folder.
-      const source = entry === '.' ? 'index' : `store/${entry.slice(2)}`;
+      const source = TESTING_SOURCES[entry] ?? (entry === '.' ? 'index' : `store/${entry.slice(2)}`);
       expect(jsr.exports[entry]).toBe(`./src/${source}.ts`);
     }
     // deno publish --dry-run itself runs in the runtime matrix (test/runtimes.test.ts).
@@ -177,7 +180,12 @@ describe('the published package', () => {
     expect(stdout).not.toContain('(ignored)');
     const header = stdout.split('\n').find((line) => line.includes('node10')) ?? '';
     for (const mode of ['node10', 'node16 (from CJS)', 'node16 (from ESM)', 'bundler']) expect(header).toContain(mode);
-    for (const entry of ['"@wristband/typescript-m2m-auth"', ...STORE_ENTRIES.map((name) => `/${name}"`)]) {
+    for (const entry of [
+      '"@wristband/typescript-m2m-auth"',
+      ...STORE_ENTRIES.map((name) => `/${name}"`),
+      '/testing"',
+      '/testing/server"',
+    ]) {
       const row = stdout.split('\n').find((line) => line.includes(entry)) ?? '';
       expect(row.match(/🟢/g), `${entry}: ${row}`).toHaveLength(4);
     }

@@ -1,28 +1,38 @@
-// README recipes work when pasted: every ```ts block of README.md is compiled as its own module, against the
-// library's source (so new API shows up without a build), with test/readme/ as the shared prelude: stand-ins for the
-// reader's own names (`app`, `env`, `wristbandM2MClient`, ...) and minimal declarations of third-party modules.
-// Each block is checked under moduleResolution bundler and nodenext (what ESM Node projects use).
+// Recipes work when pasted: every ```ts block of README.md and of the guides in docs/ is compiled as its own module,
+// exactly as written (the test adds no import), against the library's source (so new API shows up without a build),
+// with test/readme/ as the shared prelude: stand-ins for the reader's own names (`app`, `env`, `wristbandM2MClient`,
+// `credentials`, ...) and minimal declarations of third-party modules. Each block is checked under moduleResolution
+// bundler and nodenext (what ESM Node projects use).
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
+/** README.md and every guide in docs/, by their path from the repository's root. */
+const DOCUMENTS = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
 const scratch = mkdtempSync(join(tmpdir(), 'm2m-readme-'));
 
 interface Block {
   file: string;
-  /** README line of the block's first line of code. */
+  /** The document holding it. */
+  document: string;
+  /** Line of the block's first line of code in its document. */
   line: number;
   code: string;
   heading: string;
 }
 
-/** Every ```ts block, with the README line it starts on and the heading above it. */
-function extractBlocks(markdown: string): Block[] {
+/** Every ```ts block of `document`, with the line it starts on and the heading above it. */
+function extractBlocks(document: string, markdown: string, first: number): Block[] {
   const blocks: Block[] = [];
   const lines = markdown.split('\n');
   let heading = '';
@@ -33,33 +43,28 @@ function extractBlocks(markdown: string): Block[] {
     const start = i + 1;
     let end = start;
     while (end < lines.length && !lines[end]!.startsWith('```')) end++;
-    const n = String(blocks.length + 1).padStart(2, '0');
-    blocks.push({ file: `block-${n}.ts`, line: start + 1, code: lines.slice(start, end).join('\n'), heading });
+    const n = String(first + blocks.length + 1).padStart(3, '0');
+    const code = lines.slice(start, end).join('\n');
+    blocks.push({ file: `block-${n}.ts`, document, line: start + 1, code, heading });
     i = end;
   }
   return blocks;
 }
 
 /**
- * A block with the line `// ...credentials` is a fragment of the client creation shown in Setup (`auth.ts`): the
- * line stands for the prelude's `credentials`, and the block gets that file's import when it lacks it. Any other
- * block must compile as pasted.
+ * The line `// ...credentials` inside an options object stands for the three options shown in Setup: it becomes the
+ * prelude's `credentials` spread. Nothing else is added: a block imports everything it uses, as a reader pastes it.
  */
-function expandFragment(code: string): string {
-  const elision = /^(\s*)\/\/ \.\.\.credentials\s*$/m;
-  if (!elision.test(code)) return code;
-  const expanded = code.replace(elision, '$1...credentials,');
-  const imported = /import \{[^}]*\bcreateWristbandM2MClient\b[^}]*\} from '@wristband\/typescript-m2m-auth'/.test(
-    code,
-  );
-  return imported
-    ? expanded
-    : `import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth';\n${expanded}`;
+function expandElision(code: string): string {
+  return code.replace(/^(\s*)\/\/ \.\.\.credentials\s*$/m, '$1...credentials,');
 }
 
-const blocks = extractBlocks(readme);
+const blocks: Block[] = [];
+for (const document of DOCUMENTS) {
+  blocks.push(...extractBlocks(document, readFileSync(join(root, document), 'utf8'), blocks.length));
+}
 const MODES = ['bundler', 'nodenext'] as const;
-/** Diagnostics per mode and block file, as `README.md:<line>:<col> <message>`. */
+/** Diagnostics per mode and block file, as `<document>:<line>:<col> <message>`. */
 const diagnostics = new Map<string, string[]>();
 
 function tsconfig(mode: (typeof MODES)[number]) {
@@ -80,6 +85,8 @@ function tsconfig(mode: (typeof MODES)[number]) {
         'npm:@wristband/typescript-m2m-auth': lib('src/index.ts'),
         '@wristband/typescript-m2m-auth/redis': lib('src/store/redis.ts'),
         '@wristband/typescript-m2m-auth/cloudflare-kv': lib('src/store/cloudflare-kv.ts'),
+        '@wristband/typescript-m2m-auth/testing': lib('src/testing/index.ts'),
+        '@wristband/typescript-m2m-auth/testing/server': lib('src/testing/server.ts'),
         // Their real types (nodenext needs the declaration file itself, not the folder).
         ioredis: lib('node_modules/ioredis/built/index.d.ts'),
         redis: lib('node_modules/redis/dist/index.d.ts'),
@@ -104,7 +111,7 @@ function compile(mode: (typeof MODES)[number]): Promise<void> {
           if (!match) continue;
           const [, file, row, col, message] = match;
           const block = blocks.find((b) => b.file === file);
-          const where = block ? `README.md:${block.line + Number(row) - 1}:${col}` : `${file}:${row}:${col}`;
+          const where = block ? `${block.document}:${block.line + Number(row) - 1}:${col}` : `${file}:${row}:${col}`;
           const key = `${mode} ${block ? file : 'other'}`;
           diagnostics.set(key, [...(diagnostics.get(key) ?? []), `${where} ${message}`]);
         }
@@ -120,19 +127,20 @@ beforeAll(async () => {
     copyFileSync(new URL(`readme/${file}`, import.meta.url), join(scratch, file));
   }
   // `export {}` makes every block a module of its own, so blocks never share top-level names.
-  for (const block of blocks) writeFileSync(join(scratch, block.file), `${expandFragment(block.code)}\nexport {};\n`);
+  for (const block of blocks) writeFileSync(join(scratch, block.file), `${expandElision(block.code)}\nexport {};\n`);
   await Promise.all(MODES.map(compile));
 }, 120_000);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe('README.md TypeScript blocks', () => {
-  it('finds the blocks, and the harness itself compiles', () => {
-    expect(blocks.length).toBeGreaterThan(10);
+describe('TypeScript blocks of README.md and docs/', () => {
+  it('finds the blocks in the README and in the guides, and the harness itself compiles', () => {
+    expect(blocks.filter((b) => b.document === 'README.md').length).toBeGreaterThanOrEqual(5);
+    expect(blocks.filter((b) => b.document.startsWith('docs/')).length).toBeGreaterThan(15);
     for (const mode of MODES) expect(diagnostics.get(`${mode} other`) ?? [], mode).toEqual([]);
   });
 
   describe.each(MODES)('moduleResolution %s', (mode) => {
-    it.each(blocks.map((b) => [`README.md:${b.line} (${b.heading})`, b.file] as const))(
+    it.each(blocks.map((b) => [`${b.document}:${b.line} (${b.heading})`, b.file] as const))(
       '%s compiles',
       (_where, file) => {
         expect(diagnostics.get(`${mode} ${file}`) ?? []).toEqual([]);

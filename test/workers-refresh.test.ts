@@ -1,22 +1,24 @@
 // The lifecycle inside workerd (Miniflare), with the client at module scope and getToken({ waitUntil }) in the
-// handler. Tokens live 12 s with an 11 s buffer: refreshAt about 1 s after issue, usableUntil 2 s.
+// handler, against the test kit's loopback server. Tokens live 12 s with an 11 s buffer: refreshAt about 1 s after issue, usableUntil 2 s.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { startTokenServer } from '../demo/token-server.mjs';
+import { startTestTokenServer, type TestTokenServer } from '../src/testing/server.js';
+import { disposeMiniflare } from './runtimes/matrix.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { Miniflare } = createRequire(`${root}.tools/miniflare/`)('miniflare');
-let server: Awaited<ReturnType<typeof startTokenServer>>;
+let server: TestTokenServer;
 // biome-ignore lint/suspicious/noExplicitAny: Miniflare is loaded from .tools/ without its types
 let worker: any;
 
 beforeAll(async () => {
-  server = await startTokenServer({ tokenLifetimeSeconds: 12 });
+  server = await startTestTokenServer({ tokenLifetimeSeconds: 12 });
 });
 afterAll(() => server.close());
 afterEach(async () => {
-  await worker?.dispose();
+  await disposeMiniflare(worker);
+  worker = undefined;
   server.reset();
 });
 

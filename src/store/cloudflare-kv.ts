@@ -2,6 +2,7 @@
  * `@wristband/typescript-m2m-auth/cloudflare-kv`: a {@link TokenStore} on a Workers KV namespace binding, so cold
  * isolates start with a token instead of a token request. KV is eventually consistent and has no atomic
  * operation, so there is no lock; its minimum TTL is 60 seconds, and the client checks each record's own expiry.
+ * @module @wristband/typescript-m2m-auth/cloudflare-kv
  */
 import type { TokenStore } from './types.js';
 

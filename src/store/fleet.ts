@@ -14,6 +14,7 @@
  * Every store call is bounded in time, and its failure is a miss reported through `onTokenStoreError`, never a
  * failed round.
  */
+import { MAX_RETRY_AFTER_MS } from '../core/schedule.js';
 import { isRejectedCredential, restated, type WristbandM2MError, type WristbandM2MErrorCode } from '../errors.js';
 import { callHook, type TokenStoreErrorEvent } from '../hooks.js';
 import type { Latch } from '../latch.js';
@@ -29,9 +30,10 @@ export const MAX_CLOCK_SKEW_MS = 60_000;
 /**
  * Store calls one {@link Fleet.obtain} makes one after another at most: the read, the acquire, the read of who holds
  * the lock; the last poll's reads (token, holder and note together) and acquire; the double-check's reads
- * (together); then the write of the token or of the failure note.
+ * (together); then the write of the token, or the reads before a failure note (holder and note together) and its
+ * write.
  */
-const SEQUENTIAL_STORE_CALLS = 7;
+const SEQUENTIAL_STORE_CALLS = 8;
 /** Secrets whose derived keys are kept; a provider rotating secrets never grows this past a few. */
 const MAX_KNOWN_SECRETS = 8;
 /** Retired tokens remembered, so that none of them is taken back from the store. */
@@ -229,15 +231,23 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
     return value === undefined ? undefined : parseNote(value);
   }
 
+  /**
+   * Notes `error` for the waiters of `owner`'s lock, unless that lock is no longer `owner`'s (it ran out, or the store
+   * lost it: the waiters now wait on another holder) or a pause another holder noted is still running (the endpoint's
+   * Retry-After stands for every process until it ends).
+   */
   async function writeNote(secret: string, error: WristbandM2MError, owner: string): Promise<void> {
     if (!SHAREABLE_FAILURES.includes(error.code)) return;
+    const records = await recordsOf(secret);
+    const [holder, current] = await Promise.all([getString(lockKey(records)), readNote(secret)]);
+    if ((holder !== undefined && holder !== owner) || (current?.retryUntil ?? 0) > Date.now()) return;
     const { code, message, status, error: oauthError, retryAfterMs } = error;
-    // The instant the pause ends, not its length: a process reading the note later must pause only what is left.
+    // The instant the pause ends, so that a process reading the note later pauses only what is left; and its length,
+    // which bounds that when the writer's clock runs ahead of the reader's.
     const retryUntil = retryAfterMs === undefined ? undefined : Date.now() + retryAfterMs;
-    const note = { code, message: message.slice(0, 500), status, error: oauthError, retryUntil, owner };
+    const note = { code, message: message.slice(0, 500), status, error: oauthError, retryAfterMs, retryUntil, owner };
     const ttlSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000));
-    const key = noteKey(await recordsOf(secret));
-    await call('set', () => store.set(key, JSON.stringify(note), ttlSeconds), undefined);
+    await call('set', () => store.set(noteKey(records), JSON.stringify(note), ttlSeconds), undefined);
   }
 
   /**
@@ -326,7 +336,7 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
         ]);
         check();
         if (found !== undefined && request.accepts(found)) return stored(found);
-        if (note?.retryUntil !== undefined && note.retryUntil > Date.now()) throw asError(note);
+        if (note !== undefined && (asError(note).retryAfterMs ?? 0) > 0) throw asError(note);
       }
       let token: IssuedToken;
       try {
@@ -391,14 +401,16 @@ interface FailureNote {
   message: string;
   status: number | undefined;
   error: string | undefined;
-  /** Wall time (ms since the epoch) until which the endpoint asked for a pause. */
+  /** Wall time (ms since the epoch) until which the endpoint asked for a pause, by the writer's clock. */
   retryUntil: number | undefined;
+  /** The pause's length as the endpoint gave it: a reader never pauses longer. */
+  retryAfterMs: number | undefined;
   owner: string | undefined;
 }
 
 /** A note as another process wrote it; fields of the wrong type are dropped, an unknown code voids it. */
 function parseNote(value: string): FailureNote | undefined {
-  const { code, message, status, error, retryUntil, owner } = parseJsonObject(value) ?? {};
+  const { code, message, status, error, retryUntil, retryAfterMs, owner } = parseJsonObject(value) ?? {};
   if (!SHAREABLE_FAILURES.includes(code as WristbandM2MErrorCode) || typeof message !== 'string') return undefined;
   return {
     code: code as WristbandM2MErrorCode,
@@ -406,13 +418,18 @@ function parseNote(value: string): FailureNote | undefined {
     status: typeof status === 'number' ? status : undefined,
     error: typeof error === 'string' ? error : undefined,
     retryUntil: typeof retryUntil === 'number' && Number.isFinite(retryUntil) ? retryUntil : undefined,
+    retryAfterMs: typeof retryAfterMs === 'number' && retryAfterMs >= 0 ? retryAfterMs : undefined,
     owner: typeof owner === 'string' ? owner : undefined,
   };
 }
 
 /** The note as the error its holder reported, with what is left of its pause. */
 function asError(note: FailureNote): WristbandM2MError {
-  const leftMs = note.retryUntil === undefined ? 0 : note.retryUntil - Date.now();
+  // What is left of the pause, never more than its length (a writer's clock running ahead) nor the Retry-After cap.
+  const leftMs =
+    note.retryUntil === undefined
+      ? 0
+      : Math.min(note.retryUntil - Date.now(), note.retryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
   return restated(
     { ...note, error: note.error },
     `${note.message} (reported through the token store by the process holding its lock)`,

@@ -3,6 +3,7 @@
  * it accepts an ioredis client (`call`) or a node-redis v4+ client (`sendCommand`) and speaks plain Redis commands,
  * so neither library's option shapes matter. The lock is `SET key owner NX PX ttl`; the compare-and-delete is a
  * one-line Lua script, atomic on the server.
+ * @module @wristband/typescript-m2m-auth/redis
  */
 import type { TokenStore } from './types.js';
 

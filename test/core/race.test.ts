@@ -402,6 +402,8 @@ type FleetOp =
   | { kind: 'wall'; ms: number }
   /** The store loses the lock (a restart, an eviction, its TTL cut short) while its holder may still be running. */
   | { kind: 'evict' }
+  /** Time runs to just before the shared token's unspread refresh instant: inside every client's spread. */
+  | { kind: 'nearRefresh' }
   | { kind: 'tick' }
   | { kind: 'respond'; outcome: Outcome }
   | { kind: 'store'; behaviour: StoreBehaviour };
@@ -447,6 +449,7 @@ const fleetOpArb = (clients: number): fc.Arbitrary<FleetOp> => {
     },
     { weight: 1, arbitrary: fc.constant({ kind: 'tick' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'evict' as const }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'nearRefresh' as const }) },
     { weight: 5, arbitrary: fleetOutcomeArb.map((outcome) => ({ kind: 'respond' as const, outcome })) },
     { weight: 2, arbitrary: behaviourArb.map((behaviour) => ({ kind: 'store' as const, behaviour })) },
   );
@@ -802,6 +805,13 @@ async function runFleetScenario(config: FleetConfig, ops: FleetOp[], seed: numbe
         for (const key of store.locks().keys()) store.drop(key);
         evicted = true;
         break;
+      case 'nearRefresh': {
+        const shared = sharedRecord();
+        const untilMs =
+          shared === undefined ? 0 : shared.sentAt + refreshAfterMs(shared.expiresInSeconds) - 50 - Date.now();
+        if (untilMs > 0) await vi.advanceTimersByTimeAsync(untilMs);
+        break;
+      }
       case 'wall':
         vi.setSystemTime(Date.now() + op.ms);
         if (op.ms < 0) wallSteppedBack = true;

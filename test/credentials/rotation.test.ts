@@ -2,7 +2,7 @@
 // a secret provider asked once per round, `secretIndex`, config validation, and a fleet half-way through a rotation
 // sharing a memory store. Every request goes to msw; time is faked (setTimeout, Date and performance).
 import { HttpResponse } from 'msw';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createMemoryTokenStore,
   type TokenRefreshedEvent,
@@ -14,6 +14,7 @@ import {
 import { basicAuthorization } from '../../src/http/token-request.js';
 import { CLIENT_ID, oauthError, onTokenEndpoint, settle, testClient, tokenResponse, useMsw } from '../support/msw.js';
 import { useFakeClocks } from '../support/clocks.js';
+import { synchronousWebCrypto } from '../support/fleet.js';
 import { renderings } from '../support/renderings.js';
 
 useMsw();
@@ -24,6 +25,13 @@ const THIRD = 'third-secret-ROTATION-789';
 const ALL = [OLD, NEW, THIRD];
 
 useFakeClocks({ random: 0 });
+// Store records are sealed with WebCrypto, which answers from a thread pool in real time, out of reach of fake time:
+// on a loaded machine the loops below ran fake time past a client's wait for its own write (1 s, the store timeout)
+// before the seal was done, so the next client missed the record ('token-4' for 'token-3'), or stopped waiting for a
+// request still held up by a key derivation. Synchronous equivalents answer as microtasks: same records, no race.
+let restoreCrypto: () => void = () => undefined;
+beforeEach(() => void (restoreCrypto = synchronousWebCrypto()));
+afterEach(() => restoreCrypto());
 
 /** Which of the test's secrets an Authorization header carries. */
 function secretOf(headers: Headers): string | undefined {
@@ -53,10 +61,7 @@ function refreshedEvents(): { events: TokenRefreshedEvent[]; onTokenRefreshed: (
   return { events, onTokenRefreshed: (event) => void events.push(event) };
 }
 
-/**
- * Runs fake time forward in small steps until `promise` settles: store records are sealed with WebCrypto, whose
- * work completes in real time, so a waiter polling the lock needs time to pass between those completions.
- */
+/** Runs fake time forward in small steps until `promise` settles: a waiter polls the lock every 100 ms. */
 async function withTimeRunning<T>(promise: Promise<T>): Promise<T> {
   let settled = false;
   promise.then(
@@ -67,7 +72,7 @@ async function withTimeRunning<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-/** Lets the store writes that go on behind callers land (real WebCrypto work, then the store's own promise). */
+/** Lets the store writes that go on behind callers land (the sealing, then the store's own promise). */
 async function writesLanded(): Promise<void> {
   for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
 }

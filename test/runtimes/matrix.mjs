@@ -3,8 +3,9 @@
 // git-ignored .tools/ on first use and reused after. `node test/runtimes/matrix.mjs` prints the table and ends with
 // an `N passed, M failed` line; test/runtimes.test.ts runs the same matrix inside the suite.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startTokenServer } from '../../demo/token-server.mjs';
@@ -149,6 +150,24 @@ export async function runProcessRuntime(runtime, server) {
   return rows;
 }
 
+/**
+ * Disposes a Miniflare and removes the folder it made in the temporary folder (`miniflare-<random hex>`, which holds
+ * its storage). `dispose()` starts that removal without waiting for it, so a process that ends right after (a test
+ * worker at the end of its file, a script) leaves the folder behind.
+ * @param {{ dispose(): Promise<void>, unsafeGetPersistPaths(): Map<string, string> } | undefined} mf
+ */
+export async function disposeMiniflare(mf) {
+  if (mf === undefined) return;
+  const folders = new Set(
+    [...mf.unsafeGetPersistPaths().values()].map(dirname).filter((dir) => basename(dir).startsWith('miniflare-')),
+  );
+  try {
+    await mf.dispose();
+  } finally {
+    for (const folder of folders) rmSync(folder, { recursive: true, force: true, maxRetries: 5 });
+  }
+}
+
 /** Runs the Worker in workerd through Miniflare: module-scope client, scenario in the handler, shared token. */
 export async function runWorkerd(server) {
   const name = 'workerd';
@@ -187,7 +206,7 @@ export async function runWorkerd(server) {
       if (!rows.some((r) => r.check === check)) row(check, false, error.message);
     }
   } finally {
-    await mf?.dispose().catch(() => undefined); // a runtime that failed to start rejects here too
+    await disposeMiniflare(mf).catch(() => undefined); // a runtime that failed to start rejects here too
   }
   return rows;
 }
