@@ -63,3 +63,40 @@ declare module '@aws-sdk/client-secrets-manager' {
     send(command: GetSecretValueCommand): Promise<{ SecretString?: string }>;
   }
 }
+
+declare module 'constructs' {
+  export class Construct {}
+}
+
+declare module 'aws-cdk-lib' {
+  import type { Construct } from 'constructs';
+  export interface StackProps {
+    env?: { account?: string; region?: string };
+  }
+  export class Stack {
+    constructor(scope: Construct, id: string, props?: StackProps);
+  }
+}
+
+declare module 'aws-cdk-lib/aws-dynamodb' {
+  import type { Construct } from 'constructs';
+  export enum AttributeType {
+    STRING = 'S',
+  }
+  export abstract class Billing {
+    private readonly mode: string;
+    static onDemand(): Billing;
+  }
+  export class TableV2 {
+    constructor(
+      scope: Construct,
+      id: string,
+      props: {
+        tableName?: string;
+        partitionKey: { name: string; type: AttributeType };
+        billing?: Billing;
+        timeToLiveAttribute?: string;
+      },
+    );
+  }
+}

@@ -3,6 +3,8 @@
 // its own module with this prelude. Add a name here when a new snippet uses one; keep each stand-in minimal.
 import type { WristbandM2MClient, WristbandM2MClientConfig } from '@wristband/typescript-m2m-auth';
 import type { KVNamespaceLike } from '@wristband/typescript-m2m-auth/cloudflare-kv';
+import type { DenoKvLike } from '@wristband/typescript-m2m-auth/deno-kv';
+import type { DurableObjectNamespaceLike } from '@wristband/typescript-m2m-auth/durable-object';
 
 declare global {
   /** The process's shared client, as created in the README's `auth.ts`. */
@@ -18,6 +20,7 @@ declare global {
     CLIENT_SECRET: string;
     APPLICATION_VANITY_DOMAIN: string;
     M2M_TOKENS: KVNamespaceLike;
+    TOKEN_STORE: DurableObjectNamespaceLike;
   }
   interface ExecutionContext {
     waitUntil(promise: Promise<unknown>): void;
@@ -28,7 +31,7 @@ declare global {
     scheduled?(controller: unknown, env: E, ctx: ExecutionContext): void | Promise<void>;
   }
 
-  const Deno: { env: { get(name: string): string | undefined } };
+  const Deno: { env: { get(name: string): string | undefined }; openKv(path?: string): Promise<DenoKvLike> };
   const Bun: {
     env: Record<string, string | undefined>;
     serve(options: { port?: number; fetch(request: Request): Response | Promise<Response> }): unknown;
