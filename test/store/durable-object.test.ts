@@ -15,6 +15,7 @@ import {
   type DurableObjectNamespaceLike,
   WristbandTokenStoreObject,
 } from '../../src/store/durable-object.js';
+import { disposeMiniflare } from '../runtimes/matrix.mjs';
 import { storeContract } from '../support/store-contract.js';
 import { FLEET_SIZE } from '../support/store-fleet.js';
 
@@ -60,7 +61,7 @@ beforeAll(async () => {
   namespace = await mf.getDurableObjectNamespace('TOKEN_STORE', HOST);
 }, 60_000);
 afterAll(async () => {
-  await mf?.dispose();
+  await disposeMiniflare(mf);
   rmSync(bundleDir, { recursive: true, force: true });
 });
 
