@@ -3,8 +3,9 @@
 // included) resolves to a page and, with a fragment, to an element on it, and the search finds an option by name.
 // The global setup (test/support/setup/chromium.ts) installs Chromium when it may and builds the site.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +97,8 @@ await fetch('/__report', { method: 'POST', body: JSON.stringify(report) });
 
 let server: Server;
 let browser: ChildProcess | undefined;
+/** Chromium's own TMPDIR. */
+let chromiumTmp: string | undefined;
 let report: Report;
 
 beforeAll(async () => {
@@ -129,6 +132,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
+  // With --disable-dev-shm-usage Chromium keeps its shared memory in files under TMPDIR, which a SIGKILL leaves
+  // behind: it gets a folder of its own, removed once it has exited.
+  chromiumTmp = mkdtempSync(join(tmpdir(), 'm2m-docs-site-'));
   browser = spawn(
     'chromium',
     [
@@ -141,13 +147,17 @@ beforeAll(async () => {
         fileURLToPath(new URL(`../node_modules/.cache/docs-site-chromium-${process.pid}`, import.meta.url)),
       `http://127.0.0.1:${port}/__check.html`,
     ],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', env: { ...process.env, TMPDIR: chromiumTmp } },
   );
   report = await delivered;
 }, 120_000);
 
 afterAll(async () => {
+  const exited =
+    browser && browser.exitCode === null ? new Promise((resolve) => browser?.once('exit', resolve)) : undefined;
   browser?.kill('SIGKILL');
+  await exited;
+  if (chromiumTmp !== undefined) rmSync(chromiumTmp, { recursive: true, force: true, maxRetries: 5 });
   await new Promise((resolve) => server?.close(resolve));
 });
 
