@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, type ExpectStatic, it } from 'vitest';
 import { startTokenServer } from '../demo/token-server.mjs';
+import { disposeMiniflare } from './runtimes/matrix.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { Miniflare } = createRequire(`${root}.tools/miniflare/`)('miniflare');
@@ -135,7 +136,7 @@ async function setUp(mode: Mode) {
     json,
     async close() {
       // A Worker that failed to start throws its startup error again here: the test has reported it already.
-      await worker.dispose().catch(() => undefined);
+      await disposeMiniflare(worker).catch(() => undefined);
       await server.close();
     },
   };

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { disposeMiniflare } from '../runtimes/matrix.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const entry = `${root}test/runtimes/kit-entry.mjs`;
@@ -50,7 +51,7 @@ describe('the test kit on every runtime it supports', () => {
     try {
       expect(await (await worker.dispatchFetch('http://worker/')).json()).toEqual({ inMemory: allPass });
     } finally {
-      await worker.dispose();
+      await disposeMiniflare(worker);
     }
   }, 60_000);
 });
