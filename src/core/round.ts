@@ -83,7 +83,7 @@ export async function runRound(
     const outcome = await deps.fleet.obtain(
       {
         secrets,
-        lockSecret: secrets[order[0] as number] as string,
+        lockIndex: order[0] as number,
         readFirst: plan.reason !== 'background',
         accepts: plan.accepts,
         mayDefer: plan.mayDefer,

@@ -5,7 +5,6 @@
  * misread each other's records; a reader tries the key of every secret it holds.
  */
 import { WristbandM2MError } from '../errors.js';
-import { within } from '../timers.js';
 import { isUsableAccessToken, parseJsonObject, type SharedToken, usableLifetime } from '../token.js';
 import type { TokenStoreOperation } from './types.js';
 
@@ -80,20 +79,6 @@ export async function secretRecords(secret: string, prefix: string, encrypted: b
       }
     },
   };
-}
-
-/**
- * Runs one store call with a time limit, so a stalled store costs a caller at most `timeoutMs`. Rejects with a
- * `TOKEN_STORE_ERROR` that names the operation and keeps the store's own error as `cause`.
- */
-export function boundedStoreCall<T>(operation: TokenStoreOperation, call: Promise<T>, timeoutMs: number): Promise<T> {
-  const fail = (problem: string, cause?: unknown): WristbandM2MError =>
-    storeError(operation, `${problem}; treated as a cache miss`, cause);
-  const failed = (): Promise<T> =>
-    call.catch((error: unknown) => {
-      throw fail('failed', error);
-    });
-  return within(failed, timeoutMs, () => fail(`took longer than ${timeoutMs} ms`));
 }
 
 /** A `TOKEN_STORE_ERROR` about one operation. */

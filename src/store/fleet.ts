@@ -18,9 +18,9 @@ import { MAX_RETRY_AFTER_MS } from '../core/schedule.js';
 import { isRejectedCredential, restated, type WristbandM2MError, type WristbandM2MErrorCode } from '../errors.js';
 import { callHook, type TokenStoreErrorEvent } from '../hooks.js';
 import type { Latch } from '../latch.js';
-import { pause } from '../timers.js';
 import { type IssuedToken, parseJsonObject, type SharedToken } from '../token.js';
-import { boundedStoreCall, secretRecords, type SecretRecords, storeError, tokenStoreKeyPrefix } from './codec.js';
+import { pause, within } from '../timers.js';
+import { secretRecords, type SecretRecords, storeError, tokenStoreKeyPrefix } from './codec.js';
 import type { TokenStore, TokenStoreOperation } from './types.js';
 
 /** How often a process waiting on another's lock looks at the store again. */
@@ -63,8 +63,8 @@ export interface StoredToken extends SharedToken {
 export interface FleetRequest {
   /** The round's secrets, as configured (or as the provider returned them). */
   secrets: readonly string[];
-  /** The one the round tries first: its lock is taken. */
-  lockSecret: string;
+  /** The position in `secrets` of the one the round tries first: its lock is taken. */
+  lockIndex: number;
   /** Whether to read the store before locking: a background refresh goes to Wristband by design. */
   readFirst: boolean;
   /** Whether the round takes a token another process shared. */
@@ -104,6 +104,9 @@ interface HeldLock {
 
 /** The store has no lock: go ahead, alone or not. */
 const NO_LOCK = 'none';
+/** What a store call's timer rejects with, told apart from the store's own failures. */
+const TIMED_OUT = Symbol();
+const RESOLVED = Promise.resolve();
 
 /** Error codes a holder's failure note may carry: failures of the token endpoint itself. */
 const SHAREABLE_FAILURES: readonly WristbandM2MErrorCode[] = [
@@ -115,33 +118,38 @@ const SHAREABLE_FAILURES: readonly WristbandM2MErrorCode[] = [
 
 export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
   const prefix = tokenStoreKeyPrefix(settings.tokenEndpoint, settings.clientId);
+  const timeoutMs = settings.tokenStoreTimeoutMs;
   const known = new Map<string, Promise<SecretRecords>>();
   const retired: string[] = [];
 
-  const report = (operation: TokenStoreOperation, error: WristbandM2MError): void =>
-    callHook(settings.onTokenStoreError, { operation, error });
+  /** Reports a store problem; the client carries on as if the store had nothing. */
+  const report = (operation: TokenStoreOperation, problem: string, cause?: unknown): void =>
+    callHook(settings.onTokenStoreError, {
+      operation,
+      error: storeError(operation, `${problem}; treated as a cache miss`, cause),
+    });
 
-  /** Runs one store call, bounded in time; a failure (a throw included) is reported and becomes `fallback`. */
-  async function call<T, F>(operation: TokenStoreOperation, start: () => Promise<T>, fallback: F): Promise<T | F> {
-    try {
-      return await boundedStoreCall(operation, invoke(start), settings.tokenStoreTimeoutMs);
-    } catch (error) {
-      report(operation, error as WristbandM2MError);
+  /**
+   * Runs one store call, the only way this module reaches the store: bounded in time, and any failure (a throw, a
+   * rejection, a timeout) reported and turned into `fallback`.
+   */
+  function call<T, F>(operation: TokenStoreOperation, start: () => Promise<T>, fallback: F): Promise<T | F> {
+    return within(start, timeoutMs, () => TIMED_OUT).catch((error: unknown) => {
+      if (error === TIMED_OUT) report(operation, `took longer than ${timeoutMs} ms`);
+      else report(operation, 'failed', error);
       return fallback;
-    }
+    });
   }
 
   /** The value under `key` if it is a string; anything else but null/undefined is reported as a miss. */
-  async function getString(key: string): Promise<string | undefined> {
+  async function get(key: string): Promise<string | undefined> {
     const value: unknown = await call('get', () => store.get(key), undefined);
     if (typeof value === 'string' || value == null) return value ?? undefined;
-    report(
-      'get',
-      storeError('get', `returned ${typeof value}, not the string that was stored; treated as a cache miss`),
-    );
+    report('get', `returned ${typeof value}, not the string that was stored`);
     return undefined;
   }
 
+  /** A secret's record key and codec, derived once (WebCrypto) and kept for the next rounds. */
   function recordsOf(secret: string): Promise<SecretRecords> {
     let records = known.get(secret);
     if (records === undefined) {
@@ -153,33 +161,30 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
   }
 
   /**
-   * The record under `secret`'s key with its raw value, or `undefined` (reported when unreadable). `asIs` keeps a
+   * The record under `records`' key with its raw value, or `undefined` (reported when unreadable). `asIs` keeps a
    * retired token and one dated in the future, to delete it: after this machine's clock stepped back, its own
    * records look dated in the future, and they must still go when retired.
    */
-  async function readRecord(secret: string, asIs: boolean): Promise<(SharedToken & { value: string }) | undefined> {
-    const { key, open } = await recordsOf(secret);
-    const value = await getString(key);
+  async function readRecord(
+    records: SecretRecords,
+    asIs: boolean,
+  ): Promise<(SharedToken & { value: string }) | undefined> {
+    const value = await get(records.key);
     if (value === undefined) return undefined;
-    const token = await open(value);
-    const problem =
-      token === undefined
-        ? 'returned a record this client cannot read (not written by this library, or damaged)'
-        : !asIs && token.sentAt > Date.now() + MAX_CLOCK_SKEW_MS
-          ? 'returned a record dated in the future (a clock more than 60 s ahead)'
-          : undefined;
-    if (problem !== undefined) {
-      report('get', storeError('get', `${problem}; treated as a cache miss`));
-      return undefined;
+    const token = await records.open(value);
+    if (token === undefined) {
+      report('get', 'returned a record this client cannot read (not written by this library, or damaged)');
+    } else if (!asIs && token.sentAt > Date.now() + MAX_CLOCK_SKEW_MS) {
+      report('get', 'returned a record dated in the future (a clock more than 60 s ahead)');
+    } else if (asIs || !retired.includes(token.accessToken)) {
+      return { ...token, value };
     }
-    return asIs || !retired.includes((token as SharedToken).accessToken)
-      ? { ...(token as SharedToken), value }
-      : undefined;
+    return undefined;
   }
 
-  /** The newest usable record under the keys of `secrets`. */
-  async function read(secrets: readonly string[]): Promise<StoredToken | undefined> {
-    const found = await Promise.all(secrets.map((secret) => readRecord(secret, false)));
+  /** The newest usable record under the keys of the round's secrets (`all`, in the round's order). */
+  async function read(all: readonly SecretRecords[]): Promise<StoredToken | undefined> {
+    const found = await Promise.all(all.map((records) => readRecord(records, false)));
     let newest: StoredToken | undefined;
     for (const [secretIndex, record] of found.entries()) {
       if (record !== undefined && (newest === undefined || record.sentAt > newest.sentAt)) {
@@ -192,25 +197,27 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
 
   /** Deletes `key` while it holds `value`: atomically where the store can, else a read then a delete. */
   async function deleteIfHolds(key: string, value: string): Promise<void> {
-    const deleteIfEquals = store.deleteIfEquals?.bind(store);
-    if (deleteIfEquals !== undefined) await call('deleteIfEquals', () => deleteIfEquals(key, value), undefined);
-    else if ((await getString(key)) === value) await call('delete', () => store.delete(key), undefined);
+    if (store.deleteIfEquals !== undefined) {
+      await call('deleteIfEquals', async () => store.deleteIfEquals?.(key, value), undefined);
+    } else if ((await get(key)) === value) {
+      await call('delete', () => store.delete(key), undefined);
+    }
   }
 
-  /** Tries to take `secret`'s lock: the lock, `'held'` by another process, or {@link NO_LOCK} (none in this store). */
-  async function tryLock(secret: string, ttlSeconds: number): Promise<HeldLock | 'held' | typeof NO_LOCK> {
-    const acquire = store.acquire?.bind(store);
-    if (acquire === undefined) return NO_LOCK;
-    const key = lockKey(await recordsOf(secret));
+  /** Tries to take a lock: the lock, `'held'` by another process, or {@link NO_LOCK} (none in this store). */
+  async function tryLock(records: SecretRecords, ttlSeconds: number): Promise<HeldLock | 'held' | typeof NO_LOCK> {
+    if (store.acquire === undefined) return NO_LOCK;
+    const key = lockKey(records);
     const owner = crypto.randomUUID();
-    const acquiring = invoke(() => acquire(key, ttlSeconds, owner));
+    let landed: Promise<unknown> = RESOLVED;
     // A store that cannot answer counts as a lock won: better a request too many than no token.
-    const won: unknown = await call('acquire', () => acquiring, true);
-    if (typeof won !== 'boolean') {
-      report('acquire', storeError('acquire', `returned ${typeof won}, not a boolean; counted as a lock won`));
-    } else if (!won) {
-      return 'held';
-    }
+    const won: unknown = await call(
+      'acquire',
+      () => (landed = Promise.resolve(store.acquire?.(key, ttlSeconds, owner))),
+      true,
+    );
+    if (won === false) return 'held';
+    if (won !== true) report('acquire', `returned ${typeof won}, not a boolean; counted as a lock won`);
     let released = false;
     return {
       owner,
@@ -220,14 +227,14 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
         // After the acquire() itself: one that timed out may still land later and set the lock, and a delete sent
         // before it would leave that lock to block the fleet until its TTL.
         const free = (): Promise<void> => deleteIfHolds(key, owner);
-        void acquiring.then(free, free);
+        void landed.then(free, free);
       },
     };
   }
 
-  /** The note the holder `owner` of `secret`'s lock left, if any, as the error it reported. */
-  async function readNote(secret: string): Promise<FailureNote | undefined> {
-    const value = await getString(noteKey(await recordsOf(secret)));
+  /** The failure note left under `records`' lock, if any. */
+  async function readNote(records: SecretRecords): Promise<FailureNote | undefined> {
+    const value = await get(noteKey(records));
     return value === undefined ? undefined : parseNote(value);
   }
 
@@ -236,10 +243,9 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
    * lost it: the waiters now wait on another holder) or a pause another holder noted is still running (the endpoint's
    * Retry-After stands for every process until it ends).
    */
-  async function writeNote(secret: string, error: WristbandM2MError, owner: string): Promise<void> {
+  async function writeNote(records: SecretRecords, error: WristbandM2MError, owner: string): Promise<void> {
     if (!SHAREABLE_FAILURES.includes(error.code)) return;
-    const records = await recordsOf(secret);
-    const [holder, current] = await Promise.all([getString(lockKey(records)), readNote(secret)]);
+    const [holder, current] = await Promise.all([get(lockKey(records)), readNote(records)]);
     if ((holder !== undefined && holder !== owner) || (current?.retryUntil ?? 0) > Date.now()) return;
     const { code, message, status, error: oauthError, retryAfterMs } = error;
     // The instant the pause ends, so that a process reading the note later pauses only what is left; and its length,
@@ -251,89 +257,89 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
   }
 
   /**
-   * Waits while another process holds `secret`'s lock, until the lock wait runs out: resolves with the token it
+   * Waits while another process holds the round's lock, until the lock wait runs out: resolves with the token it
    * shared, the lock once it is free (or {@link NO_LOCK} when the wait ran out: fetch anyway), or rejects with the
    * failure it noted, or with `signal.reason`.
    */
   async function awaitHolder(
     request: FleetRequest,
+    all: readonly SecretRecords[],
     signal: AbortSignal,
   ): Promise<StoredToken | HeldLock | typeof NO_LOCK> {
-    const secret = request.lockSecret;
-    const key = lockKey(await recordsOf(secret));
+    const records = all[request.lockIndex] as SecretRecords;
     // The note that ends this wait is the one of the owner seen holding the lock: a process whose lock expired
     // while its request ran may note its failure later, under a lock it no longer holds.
-    let holder = await getString(key);
+    let holder = await get(lockKey(records));
     const deadline = performance.now() + settings.tokenStoreLockWaitMs;
     for (let now = performance.now(); now < deadline; now = performance.now()) {
       await pause(Math.min(LOCK_POLL_MS, deadline - now), signal);
-      const [token, current, note] = await Promise.all([read(request.secrets), getString(key), readNote(secret)]);
+      const [token, current, note] = await Promise.all([read(all), get(lockKey(records)), readNote(records)]);
       if (token !== undefined && request.accepts(token)) return token;
       holder = current ?? holder;
       // A holder's rejected credential only says that the secret of its lock is rejected. A waiter holding other
       // secrets (a [new, old] process behind an [old] one, mid-rotation) tries them itself.
       const holderFailed = note?.owner !== undefined && note.owner === holder;
-      if (holderFailed && !(request.secrets.length > 1 && isRejectedCredential(note))) throw asError(note);
+      if (holderFailed && !(all.length > 1 && isRejectedCredential(note))) throw asError(note);
       // Aborted (destroy(), a round given up) during those reads: take no lock for a round that is over.
       signal.throwIfAborted();
-      const lock = await tryLock(secret, request.lockTtlSeconds);
+      const lock = await tryLock(records, request.lockTtlSeconds);
       if (lock !== 'held') return lock;
     }
     return NO_LOCK;
   }
 
-  async function publish(token: SharedToken, secret: string): Promise<void> {
-    const { key, seal } = await recordsOf(secret);
-    const value = await seal(token);
+  /** Shares `token` under `records`' key, until it expires; deleted once written if it was retired meanwhile. */
+  async function publish(token: SharedToken, records: SecretRecords): Promise<void> {
     const ttlSeconds = Math.max(1, Math.ceil((token.sentAt + token.expiresInSeconds * 1000 - Date.now()) / 1000));
-    const written = invoke(() => store.set(key, value, ttlSeconds));
-    // A token retired while its write was on the way is deleted once the write lands, however late.
-    written.then(() => (retired.includes(token.accessToken) ? deleteIfHolds(key, value) : undefined)).catch(noop);
-    await call('set', () => written, undefined);
-  }
-
-  /** Runs `work`; anything it did not report itself (no WebCrypto to derive keys with) is reported, never thrown. */
-  async function safely<T>(operation: TokenStoreOperation, work: () => Promise<T>, fallback: T): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      report(
-        operation,
-        storeError(operation, 'could not run (is WebCrypto available?); treated as a cache miss', error),
-      );
-      return fallback;
-    }
+    await call(
+      'set',
+      async () => {
+        const value = await records.seal(token);
+        const written = store.set(records.key, value, ttlSeconds);
+        // A token retired while its write was on the way is deleted once the write lands, however late.
+        void Promise.resolve(written)
+          .then(() => (retired.includes(token.accessToken) ? deleteIfHolds(records.key, value) : undefined))
+          .catch(noop);
+        return written;
+      },
+      undefined,
+    );
   }
 
   async function obtain(request: FleetRequest, signal: AbortSignal, detached: Latch): Promise<FleetOutcome> {
-    const secret = request.lockSecret;
+    let all: SecretRecords[];
+    try {
+      all = await Promise.all(request.secrets.map(recordsOf));
+    } catch (error) {
+      // No record key without WebCrypto: no store for this round, and no failure either.
+      report('get', 'could not derive its record keys (is WebCrypto available?)', error);
+      return { type: 'fetched', token: await request.fetch(), written: RESOLVED };
+    }
+    const records = all[request.lockIndex] as SecretRecords;
     const stored = (token: StoredToken): FleetOutcome => ({ type: 'stored', token });
     const check = (): void => signal.throwIfAborted();
     if (request.readFirst) {
-      const found = await safely('get', () => read(request.secrets), undefined);
+      const found = await read(all);
       check();
       if (found !== undefined && request.accepts(found)) return stored(found);
     }
-    const first = await safely('acquire', () => tryLock(secret, request.lockTtlSeconds), NO_LOCK);
+    const first = await tryLock(records, request.lockTtlSeconds);
     // Another process is refreshing: a usable token keeps being served meanwhile, with no wait at all.
     if (first === 'held' && request.mayDefer()) return { type: 'deferred' };
-    const taken = first === 'held' ? await awaitHolder(request, signal) : first;
+    const taken = first === 'held' ? await awaitHolder(request, all, signal) : first;
     if (!(taken === NO_LOCK || 'release' in taken)) return stored(taken);
     const lock = taken === NO_LOCK ? undefined : taken;
     // From here this scope holds the lock. It goes once the token's write has landed (its `finally`), at once when
     // the round is detached (it will share nothing, so nobody should wait for it), whichever comes first.
     const release = (): void => lock?.release();
     detached.then(release);
-    let written: Promise<void> | undefined;
+    let written = RESOLVED;
     try {
       check();
       if (lock !== undefined && request.readFirst) {
         // Double-checked: the holder before may have shared its token, or noted a pause the endpoint asked for,
         // between the read above and the lock. A note without Retry-After does not stop a lock winner.
-        const [found, note] = await Promise.all([
-          safely('get', () => read(request.secrets), undefined),
-          safely('get', () => readNote(secret), undefined),
-        ]);
+        const [found, note] = await Promise.all([read(all), readNote(records)]);
         check();
         if (found !== undefined && request.accepts(found)) return stored(found);
         if (note !== undefined && (asError(note).retryAfterMs ?? 0) > 0) throw asError(note);
@@ -345,21 +351,17 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
         // Only while the lock is still ours and the round current: a note under a lock let go would end the wait
         // of processes waiting on its next holder.
         if (lock !== undefined && !signal.aborted && !detached.fired) {
-          await safely('set', () => writeNote(secret, failure as WristbandM2MError, lock.owner), undefined);
+          await writeNote(records, failure as WristbandM2MError, lock.owner);
         }
         throw failure;
       }
       if (!detached.fired) {
         const { accessToken, sentAt, expiresInSeconds } = token;
-        written = safely(
-          'set',
-          () => publish({ accessToken, sentAt, expiresInSeconds }, request.secrets[token.secretIndex] as string),
-          undefined,
-        );
+        written = publish({ accessToken, sentAt, expiresInSeconds }, all[token.secretIndex] as SecretRecords);
       }
-      return { type: 'fetched', token, written: written ?? Promise.resolve() };
+      return { type: 'fetched', token, written };
     } finally {
-      void (written ?? Promise.resolve()).then(release);
+      void written.then(release);
     }
   }
 
@@ -368,15 +370,13 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
     retire(accessToken) {
       if (!retired.includes(accessToken)) retired.push(accessToken);
       if (retired.length > MAX_RETIRED) retired.shift();
-      for (const secret of known.keys()) {
-        void safely(
-          'delete',
-          async () => {
-            const found = await readRecord(secret, true);
-            if (found?.accessToken === accessToken) await deleteIfHolds((await recordsOf(secret)).key, found.value);
-          },
-          undefined,
-        );
+      for (const derived of known.values()) {
+        void derived
+          .then(async (records) => {
+            const found = await readRecord(records, true);
+            if (found?.accessToken === accessToken) await deleteIfHolds(records.key, found.value);
+          })
+          .catch(noop);
       }
     },
   };
@@ -385,15 +385,6 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
 const lockKey = (records: SecretRecords): string => `${records.key}:lock`;
 const noteKey = (records: SecretRecords): string => `${records.key}:failed`;
 const noop = (): void => undefined;
-
-/** Calls a store method, turning a synchronous throw into a rejection. */
-function invoke<T>(start: () => Promise<T>): Promise<T> {
-  try {
-    return Promise.resolve(start());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
 
 /** A failure note as a holder wrote it: its error's fields, the instant its pause ends, and the lock's owner. */
 interface FailureNote {
