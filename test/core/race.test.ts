@@ -390,7 +390,13 @@ it(`holds every invariant over ${RUNS.toLocaleString('en-US')} random interleavi
 // F6. a resolved token is not expired by the monotonic clock (unless the wall clock was stepped back, when a
 //     store record, dated by the wall clock, may look younger than it is).
 // ---------------------------------------------------------------------------------------------------------------
-import { scriptedStore, synchronousWebCrypto, type StoreBehaviour, type ScriptedStore } from '../support/fleet.js';
+import {
+  type ScriptedStore,
+  type StoreBehaviour,
+  scriptedStore,
+  seededRandom,
+  synchronousWebCrypto,
+} from '../support/fleet.js';
 import { secretRecords, tokenStoreKeyPrefix } from '../../src/store/codec.js';
 
 type FleetOp =
@@ -504,17 +510,6 @@ interface FleetCaller {
 }
 
 type FleetConfig = { clients: number; buffer: number; interval: number | undefined; timeout: number; lockWait: number };
-
-/** A seeded generator (mulberry32), standing in for Math.random so that a failing run replays exactly. */
-function seededRandom(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 async function runFleetScenario(config: FleetConfig, ops: FleetOp[], seed: number): Promise<void> {
   // Fresh clocks for every run: both start where a process starts (performance.now() at 0).

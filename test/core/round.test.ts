@@ -3,10 +3,17 @@
 import { describe, expect, it } from 'vitest';
 import { longestRoundMs } from '../../src/core/round.js';
 import { createWristbandM2MClient, type WristbandM2MError } from '../../src/index.js';
-import { type Answer, advanceUntil, fakeEndpoint, scriptedStore, track, useFleetHarness } from '../support/fleet.js';
+import {
+  type Answer,
+  after,
+  advanceUntil,
+  fakeEndpoint,
+  scriptedStore,
+  track,
+  useFleetHarness,
+} from '../support/fleet.js';
 
 const { destroyAfterEach } = useFleetHarness();
-const after = (ms: number, answer: Answer): Answer => ({ ...answer, delayMs: ms }) as Answer;
 const SECRETS = ['secret-one', 'secret-two', 'secret-three', 'secret-four', 'secret-five'];
 
 describe('longestRoundMs', () => {

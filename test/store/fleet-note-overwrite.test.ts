@@ -3,33 +3,12 @@
 // process to take the lock must honour ("While a holder's Retry-After lasts, the next process to take the lock
 // honours it too").
 import { expect, it, vi } from 'vitest';
-import { createWristbandM2MClient, type WristbandM2MClientConfig, type WristbandM2MError } from '../../src/index.js';
-import {
-  type Answer,
-  advanceUntil,
-  fakeEndpoint,
-  type ScriptedStore,
-  scriptedStore,
-  track,
-  useFleetHarness,
-} from '../support/fleet.js';
+import type { WristbandM2MError } from '../../src/index.js';
+import { after, advanceUntil, fakeEndpoint, scriptedStore, track, useFleetHarness } from '../support/fleet.js';
 
-const { destroyAfterEach } = useFleetHarness();
-const after = (ms: number, answer: Answer): Answer => ({ ...answer, delayMs: ms }) as Answer;
-
-function fleetClient(endpoint: { fetch: WristbandM2MClientConfig['fetch'] }, store: ScriptedStore) {
-  const client = createWristbandM2MClient({
-    clientId: 'fleet',
-    clientSecret: 'fleet-secret',
-    wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
-    fetch: endpoint.fetch,
-    tokenStore: store,
-    tokenRequestTimeout: 5,
-    tokenStoreLockWait: 10,
-  });
-  destroyAfterEach(client);
-  return client;
-}
+const { fleetClient } = useFleetHarness();
+/** A request times out after 5 ms and a lock wait after 10 ms: locks run out while requests are on their way. */
+const QUICK = { tokenRequestTimeout: 5, tokenStoreLockWait: 10 };
 
 it("a late failure under a lock that ran out does not erase the next holder's Retry-After note", async () => {
   const endpoint = fakeEndpoint((n) => {
@@ -40,9 +19,9 @@ it("a late failure under a lock that ran out does not erase the next holder's Re
     return after(10, { kind: 'token' });
   });
   const store = scriptedStore();
-  const a = fleetClient(endpoint, store);
-  const b = fleetClient(endpoint, store);
-  const c = fleetClient(endpoint, store);
+  const a = fleetClient(endpoint, store, QUICK);
+  const b = fleetClient(endpoint, store, QUICK);
+  const c = fleetClient(endpoint, store, QUICK);
   const fromA = track(a.getToken());
   await vi.advanceTimersByTimeAsync(100);
   const [lockKey] = store.locks().keys();

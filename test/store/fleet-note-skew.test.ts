@@ -2,32 +2,11 @@
 // pause longer than the pause the endpoint asked for (nor past the 5-minute cap on any Retry-After), whatever the
 // writer's clock said: one process with a clock ahead must not stop the rest of the fleet for hours.
 import { expect, it, vi } from 'vitest';
-import { createWristbandM2MClient, type WristbandM2MClientConfig, type WristbandM2MError } from '../../src/index.js';
+import type { WristbandM2MError } from '../../src/index.js';
 import { MAX_RETRY_AFTER_MS } from '../../src/core/schedule.js';
-import {
-  type Answer,
-  advanceUntil,
-  fakeEndpoint,
-  type ScriptedStore,
-  scriptedStore,
-  track,
-  useFleetHarness,
-} from '../support/fleet.js';
+import { after, advanceUntil, fakeEndpoint, scriptedStore, track, useFleetHarness } from '../support/fleet.js';
 
-const { destroyAfterEach } = useFleetHarness();
-const after = (ms: number, answer: Answer): Answer => ({ ...answer, delayMs: ms }) as Answer;
-
-function fleetClient(endpoint: { fetch: WristbandM2MClientConfig['fetch'] }, store: ScriptedStore) {
-  const client = createWristbandM2MClient({
-    clientId: 'fleet',
-    clientSecret: 'fleet-secret',
-    wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
-    fetch: endpoint.fetch,
-    tokenStore: store,
-  });
-  destroyAfterEach(client);
-  return client;
-}
+const { fleetClient } = useFleetHarness();
 
 it('a note written by a process whose clock runs 2 h ahead pauses a reader for what the endpoint asked, not 2 h', async () => {
   const endpoint = fakeEndpoint((n) =>

@@ -2,41 +2,19 @@
 // a failure note pauses a late reader only for what is left of its Retry-After, a note belongs to the lock owner
 // that wrote it, and refreshes ahead spread over a fleet take a newer token from the store instead of their own.
 import { describe, expect, it, vi } from 'vitest';
+import type { TokenRefreshedEvent, WristbandM2MError } from '../../src/index.js';
 import {
-  createWristbandM2MClient,
-  type TokenRefreshedEvent,
-  type WristbandM2MClientConfig,
-  type WristbandM2MError,
-} from '../../src/index.js';
-import {
-  type Answer,
+  after,
   advanceUntil,
   fakeEndpoint,
   type ScriptedStore,
   scriptedStore,
+  seededRandom,
   track,
   useFleetHarness,
 } from '../support/fleet.js';
 
-const { destroyAfterEach } = useFleetHarness();
-const after = (ms: number, answer: Answer): Answer => ({ ...answer, delayMs: ms }) as Answer;
-
-function fleetClient(
-  endpoint: { fetch: WristbandM2MClientConfig['fetch'] },
-  store: ScriptedStore,
-  overrides: Partial<WristbandM2MClientConfig> = {},
-) {
-  const client = createWristbandM2MClient({
-    clientId: 'fleet',
-    clientSecret: 'fleet-secret',
-    wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
-    fetch: endpoint.fetch,
-    tokenStore: store,
-    ...overrides,
-  });
-  destroyAfterEach(client);
-  return client;
-}
+const { fleetClient } = useFleetHarness();
 
 describe('a failure note', () => {
   it('read late pauses the reader only for what is left of its Retry-After', async () => {
@@ -95,22 +73,11 @@ describe('a failure note', () => {
 });
 
 describe('refreshes ahead across a fleet', () => {
-  /** A seeded generator (mulberry32): each client's refresh spread is random, yet the same in every run. */
-  function seeded(seed: number): () => number {
-    let state = seed;
-    return () => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
-  }
-
   const ROTATIONS = 10;
 
   /** Five clients, 30 s tokens and a 20 s buffer (a rotation every 10 s), each calling every 100 ms. */
   async function rotations(store: ScriptedStore) {
-    vi.spyOn(Math, 'random').mockImplementation(seeded(7));
+    vi.spyOn(Math, 'random').mockImplementation(seededRandom(7));
     const endpoint = fakeEndpoint(() => after(50, { kind: 'token', lifetimeS: 30 }));
     const events: TokenRefreshedEvent[][] = Array.from({ length: 5 }, () => []);
     const clients = events.map((list) =>

@@ -4,7 +4,7 @@
 import nodeCrypto from 'node:crypto';
 import { afterEach, beforeEach, vi } from 'vitest';
 import { FAKED } from './clocks.js';
-import type { TokenStore } from '../../src/index.js';
+import { createWristbandM2MClient, type TokenStore, type WristbandM2MClientConfig } from '../../src/index.js';
 import { secretRecords, tokenStoreKeyPrefix } from '../../src/store/codec.js';
 
 export type StoreOp = 'get' | 'set' | 'delete' | 'deleteIfEquals' | 'acquire';
@@ -271,11 +271,36 @@ export function synchronousWebCrypto(): () => void {
   return () => Object.assign(subtle, saved);
 }
 
+/** `answer`, given after `ms` of the endpoint's own time. */
+export const after = (ms: number, answer: Answer): Answer => ({ ...answer, delayMs: ms }) as Answer;
+
+/** A seeded generator (mulberry32), standing in for Math.random so that a failing run replays exactly. */
+export function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A fleet harness's clients: each is destroyed after its test. */
+export interface FleetHarness {
+  destroyAfterEach(client: { destroy(): void }): void;
+  /** A client of one fleet (the same id and secret) on `endpoint` and `store`, with `overrides`. */
+  fleetClient(
+    endpoint: { fetch: WristbandM2MClientConfig['fetch'] },
+    store: TokenStore,
+    overrides?: Partial<WristbandM2MClientConfig>,
+  ): ReturnType<typeof createWristbandM2MClient>;
+}
+
 /**
  * For each test of the calling file: synchronous WebCrypto and fake timers and clocks, and afterwards every client
- * pushed onto the returned list destroyed and every timer cleared.
+ * it made (or was given) destroyed and every timer cleared.
  */
-export function useFleetHarness(): { destroyAfterEach: (client: { destroy(): void }) => void } {
+export function useFleetHarness(): FleetHarness {
   const clients: { destroy(): void }[] = [];
   let restoreCrypto: () => void = () => undefined;
   beforeEach(() => {
@@ -288,7 +313,22 @@ export function useFleetHarness(): { destroyAfterEach: (client: { destroy(): voi
     vi.useRealTimers();
     restoreCrypto();
   });
-  return { destroyAfterEach: (client) => void clients.push(client) };
+  const destroyAfterEach = (client: { destroy(): void }): void => void clients.push(client);
+  return {
+    destroyAfterEach,
+    fleetClient(endpoint, store, overrides = {}) {
+      const client = createWristbandM2MClient({
+        clientId: 'fleet',
+        clientSecret: 'fleet-secret',
+        wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
+        fetch: endpoint.fetch,
+        tokenStore: store,
+        ...overrides,
+      });
+      destroyAfterEach(client);
+      return client;
+    },
+  };
 }
 
 /** The store key under which a client of `server` (the demo token server) keeps its encrypted token record. */
