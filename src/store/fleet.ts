@@ -244,13 +244,14 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
    * Retry-After stands for every process until it ends).
    */
   async function writeNote(records: SecretRecords, error: WristbandM2MError, owner: string): Promise<void> {
-    if (!SHAREABLE_FAILURES.includes(error.code)) return;
+    const { code, message, status, error: oauthError, retryAfterMs } = error;
+    if (!SHAREABLE_FAILURES.includes(code)) return;
+    // The instant the pause ends, counted from the failure (not from this write, which slow store calls may delay),
+    // so that a process reading the note later pauses only what is left; and its length, which bounds that when the
+    // writer's clock runs ahead of the reader's.
+    const retryUntil = retryAfterMs === undefined ? undefined : Date.now() + retryAfterMs;
     const [holder, current] = await Promise.all([get(lockKey(records)), readNote(records)]);
     if ((holder !== undefined && holder !== owner) || (current?.retryUntil ?? 0) > Date.now()) return;
-    const { code, message, status, error: oauthError, retryAfterMs } = error;
-    // The instant the pause ends, so that a process reading the note later pauses only what is left; and its length,
-    // which bounds that when the writer's clock runs ahead of the reader's.
-    const retryUntil = retryAfterMs === undefined ? undefined : Date.now() + retryAfterMs;
     const note = { code, message: message.slice(0, 500), status, error: oauthError, retryAfterMs, retryUntil, owner };
     const ttlSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000));
     await call('set', () => store.set(noteKey(records), JSON.stringify(note), ttlSeconds), undefined);
@@ -349,9 +350,10 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
         token = await request.fetch();
       } catch (failure) {
         // Only while the lock is still ours and the round current: a note under a lock let go would end the wait
-        // of processes waiting on its next holder.
+        // of processes waiting on its next holder. The lock goes once the note has landed (so that the next holder
+        // finds it), but the round fails now: its callers, and its backoff, do not wait for the store.
         if (lock !== undefined && !signal.aborted && !detached.fired) {
-          await writeNote(records, failure as WristbandM2MError, lock.owner);
+          written = writeNote(records, failure as WristbandM2MError, lock.owner);
         }
         throw failure;
       }

@@ -9,7 +9,8 @@
 // 4. no timer is left once the client is destroyed;
 // 5. every promise settles, with a token or a WristbandM2MError (ABORTED for aborted callers, CLIENT_DESTROYED
 //    after destroy()).
-// RACE_RUNS sets the number of runs (1,000 by default; `npm run test:race` does 100,000).
+// RACE_RUNS sets the number of runs (1,000 by default; `npm run test:race` does 100,000). A failure prints its seed
+// and path: RACE_SEED=<seed> RACE_PATH=<path> replays exactly that run.
 import fc from 'fast-check';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import {
@@ -21,6 +22,11 @@ import {
 import { FAKED } from '../support/clocks.js';
 
 const RUNS = Number(process.env.RACE_RUNS ?? 1_000);
+/** fast-check's options: the number of runs, or the one failing run to replay. */
+const REPLAY =
+  process.env.RACE_SEED === undefined
+    ? { numRuns: RUNS }
+    : { numRuns: RUNS, seed: Number(process.env.RACE_SEED), path: process.env.RACE_PATH, endOnFailure: true };
 const RETRY_DELAY_MS = 100;
 
 type Outcome =
@@ -357,9 +363,9 @@ it(`holds every invariant over ${RUNS.toLocaleString('en-US')} random interleavi
       runs++;
       await runScenario(config, ops);
     }),
-    { numRuns: RUNS },
+    REPLAY,
   );
-  expect(runs).toBeGreaterThanOrEqual(RUNS);
+  expect(runs).toBeGreaterThanOrEqual(REPLAY.path === undefined ? RUNS : 1);
 }, 600_000);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -893,10 +899,10 @@ it(`holds every fleet invariant over ${RUNS.toLocaleString('en-US')} random inte
         runs++;
         await runFleetScenario(config, ops, seed);
       }),
-      { numRuns: RUNS },
+      REPLAY,
     );
   } finally {
     restoreCrypto();
   }
-  expect(runs).toBeGreaterThanOrEqual(RUNS);
+  expect(runs).toBeGreaterThanOrEqual(REPLAY.path === undefined ? RUNS : 1);
 }, 3_600_000);

@@ -70,6 +70,30 @@ describe('a failure note', () => {
     expect(fromC.value).toBe('tok-2');
     expect(endpoint.sent).toHaveLength(2);
   });
+  it('being written does not delay the failure: the backoff counts from the 429, however slow the store', async () => {
+    const endpoint = fakeEndpoint((n) =>
+      n === 1 ? after(10, { kind: 'error', status: 429, retryAfter: '40' }) : { kind: 'token' },
+    );
+    const store = scriptedStore();
+    const client = fleetClient(endpoint, store, { tokenStoreTimeout: 1 });
+    const first = track(client.getToken());
+    await advanceUntil(() => endpoint.sent.length === 1);
+    // From the request on, every store call (the note's reads and write included) takes the whole 1 s timeout.
+    store.script = () => ({ kind: 'delay', ms: 1_000 });
+    await advanceUntil(() => first.settled, 5_000, 1);
+    expect((first.error as WristbandM2MError).status).toBe(429);
+    // Rejected when the 429 arrived (10 ms), not once the note's store calls ended (2 s later).
+    expect(first.at).toBeLessThan(100);
+    expect((client.state.retryAt ?? 0) - Date.now()).toBeLessThanOrEqual(40_000);
+    // The note still lands, and the lock goes only after it: a second process finds the pause, not a free lock.
+    await vi.advanceTimersByTimeAsync(3_000);
+    store.script = () => ({ kind: 'now' });
+    expect(store.locks().size).toBe(0);
+    const other = track(fleetClient(endpoint, store).getToken());
+    await advanceUntil(() => other.settled);
+    expect((other.error as WristbandM2MError).status).toBe(429);
+    expect(endpoint.sent).toHaveLength(1);
+  });
 });
 
 describe('refreshes ahead across a fleet', () => {
