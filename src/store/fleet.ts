@@ -107,6 +107,7 @@ const NO_LOCK = 'none';
 /** What a store call's timer rejects with, told apart from the store's own failures. */
 const TIMED_OUT = Symbol();
 const RESOLVED = Promise.resolve();
+const MISS = '; treated as a cache miss';
 
 /** Error codes a holder's failure note may carry: failures of the token endpoint itself. */
 const SHAREABLE_FAILURES: readonly WristbandM2MErrorCode[] = [
@@ -124,10 +125,7 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
 
   /** Reports a store problem; the client carries on as if the store had nothing. */
   const report = (operation: TokenStoreOperation, problem: string, cause?: unknown): void =>
-    callHook(settings.onTokenStoreError, {
-      operation,
-      error: storeError(operation, `${problem}; treated as a cache miss`, cause),
-    });
+    callHook(settings.onTokenStoreError, { operation, error: storeError(operation, problem, cause) });
 
   /**
    * Runs one store call, the only way this module reaches the store: bounded in time, and any failure (a throw, a
@@ -135,8 +133,8 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
    */
   function call<T, F>(operation: TokenStoreOperation, start: () => Promise<T>, fallback: F): Promise<T | F> {
     return within(start, timeoutMs, () => TIMED_OUT).catch((error: unknown) => {
-      if (error === TIMED_OUT) report(operation, `took longer than ${timeoutMs} ms`);
-      else report(operation, 'failed', error);
+      if (error === TIMED_OUT) report(operation, `took longer than ${timeoutMs} ms${MISS}`);
+      else report(operation, `failed${MISS}`, error);
       return fallback;
     });
   }
@@ -145,18 +143,19 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
   async function get(key: string): Promise<string | undefined> {
     const value: unknown = await call('get', () => store.get(key), undefined);
     if (typeof value === 'string' || value == null) return value ?? undefined;
-    report('get', `returned ${typeof value}, not the string that was stored`);
+    report('get', `returned ${typeof value}, not the string that was stored${MISS}`);
     return undefined;
   }
 
-  /** A secret's record key and codec, derived once (WebCrypto) and kept for the next rounds. */
-  function recordsOf(secret: string): Promise<SecretRecords> {
-    let records = known.get(secret);
-    if (records === undefined) {
-      records = secretRecords(secret, prefix, settings.tokenStoreEncryption);
-      known.set(secret, records);
-      if (known.size > MAX_KNOWN_SECRETS) known.delete(known.keys().next().value as string);
-    }
+  /**
+   * A secret's record key and codec, derived once (WebCrypto) and kept for the next rounds, the most recently used
+   * last: retire() looks only at the secrets kept, so the one whose record was just shared must stay among them.
+   */
+  function recordsOf(secret: string, derived = known.get(secret)): Promise<SecretRecords> {
+    const records = derived ?? secretRecords(secret, prefix, settings.tokenStoreEncryption);
+    known.delete(secret);
+    known.set(secret, records);
+    if (known.size > MAX_KNOWN_SECRETS) known.delete(known.keys().next().value as string);
     return records;
   }
 
@@ -173,9 +172,9 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
     if (value === undefined) return undefined;
     const token = await records.open(value);
     if (token === undefined) {
-      report('get', 'returned a record this client cannot read (not written by this library, or damaged)');
+      report('get', `returned a record this client cannot read (not written by this library, or damaged)${MISS}`);
     } else if (!asIs && token.sentAt > Date.now() + MAX_CLOCK_SKEW_MS) {
-      report('get', 'returned a record dated in the future (a clock more than 60 s ahead)');
+      report('get', `returned a record dated in the future (a clock more than 60 s ahead)${MISS}`);
     } else if (asIs || !retired.includes(token.accessToken)) {
       return { ...token, value };
     }
@@ -208,7 +207,14 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
   async function tryLock(records: SecretRecords, ttlSeconds: number): Promise<HeldLock | 'held' | typeof NO_LOCK> {
     if (store.acquire === undefined) return NO_LOCK;
     const key = lockKey(records);
-    const owner = crypto.randomUUID();
+    let owner: string;
+    try {
+      owner = crypto.randomUUID();
+    } catch (error) {
+      // A runtime with WebCrypto's subtle but no randomUUID (Safari before 15.4): no lock, but a token all the same.
+      report('acquire', 'could not run: crypto.randomUUID() is missing; no lock taken', error);
+      return NO_LOCK;
+    }
     let landed: Promise<unknown> = RESOLVED;
     // A store that cannot answer counts as a lock won: better a request too many than no token.
     const won: unknown = await call(
@@ -310,10 +316,10 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
   async function obtain(request: FleetRequest, signal: AbortSignal, detached: Latch): Promise<FleetOutcome> {
     let all: SecretRecords[];
     try {
-      all = await Promise.all(request.secrets.map(recordsOf));
+      all = await Promise.all(request.secrets.map((secret) => recordsOf(secret)));
     } catch (error) {
       // No record key without WebCrypto: no store for this round, and no failure either.
-      report('get', 'could not derive its record keys (is WebCrypto available?)', error);
+      report('get', `could not derive its record keys (is WebCrypto available?)${MISS}`, error);
       return { type: 'fetched', token: await request.fetch(), written: RESOLVED };
     }
     const records = all[request.lockIndex] as SecretRecords;
@@ -350,16 +356,20 @@ export function createFleet(store: TokenStore, settings: FleetSettings): Fleet {
         token = await request.fetch();
       } catch (failure) {
         // Only while the lock is still ours and the round current: a note under a lock let go would end the wait
-        // of processes waiting on its next holder. The lock goes once the note has landed (so that the next holder
-        // finds it), but the round fails now: its callers, and its backoff, do not wait for the store.
+        // of processes waiting on its next holder. Written before the round fails, so that the lock goes (and
+        // destroy() finds nothing left to do) once the note is there for the next holder.
         if (lock !== undefined && !signal.aborted && !detached.fired) {
-          written = writeNote(records, failure as WristbandM2MError, lock.owner);
+          const failedAt = performance.now();
+          await writeNote(records, failure as WristbandM2MError, lock.owner);
+          throw pauseLeft(failure as WristbandM2MError, performance.now() - failedAt);
         }
         throw failure;
       }
       if (!detached.fired) {
         const { accessToken, sentAt, expiresInSeconds } = token;
-        written = publish({ accessToken, sentAt, expiresInSeconds }, all[token.secretIndex] as SecretRecords);
+        const shared = all[token.secretIndex] as SecretRecords;
+        void recordsOf(request.secrets[token.secretIndex] as string, Promise.resolve(shared));
+        written = publish({ accessToken, sentAt, expiresInSeconds }, shared);
       }
       return { type: 'fetched', token, written };
     } finally {
@@ -414,6 +424,17 @@ function parseNote(value: string): FailureNote | undefined {
     retryAfterMs: typeof retryAfterMs === 'number' && retryAfterMs >= 0 ? retryAfterMs : undefined,
     owner: typeof owner === 'string' ? owner : undefined,
   };
+}
+
+/**
+ * `error` with `elapsedMs` taken off its pause: a Retry-After counts from the endpoint's answer, not from the end of
+ * the store calls that followed it.
+ */
+function pauseLeft(error: WristbandM2MError, elapsedMs: number): WristbandM2MError {
+  const ms = error.retryAfterMs;
+  return ms === undefined || elapsedMs <= 0
+    ? error
+    : restated(error, error.message, { retryAfterMs: Math.max(0, ms - elapsedMs) });
 }
 
 /** The note as the error its holder reported, with what is left of its pause. */

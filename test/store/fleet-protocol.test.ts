@@ -2,7 +2,7 @@
 // a failure note pauses a late reader only for what is left of its Retry-After, a note belongs to the lock owner
 // that wrote it, and refreshes ahead spread over a fleet take a newer token from the store instead of their own.
 import { describe, expect, it, vi } from 'vitest';
-import type { TokenRefreshedEvent, WristbandM2MError } from '../../src/index.js';
+import type { TokenRefreshedEvent, TokenStoreErrorEvent, WristbandM2MError } from '../../src/index.js';
 import {
   after,
   advanceUntil,
@@ -70,29 +70,100 @@ describe('a failure note', () => {
     expect(fromC.value).toBe('tok-2');
     expect(endpoint.sent).toHaveLength(2);
   });
-  it('being written does not delay the failure: the backoff counts from the 429, however slow the store', async () => {
+  it('takes its writing time off the pause: the backoff counts from the 429, however slow the store', async () => {
     const endpoint = fakeEndpoint((n) =>
       n === 1 ? after(10, { kind: 'error', status: 429, retryAfter: '40' }) : { kind: 'token' },
     );
     const store = scriptedStore();
     const client = fleetClient(endpoint, store, { tokenStoreTimeout: 1 });
+    const startedAt = Date.now();
     const first = track(client.getToken());
     await advanceUntil(() => endpoint.sent.length === 1);
     // From the request on, every store call (the note's reads and write included) takes the whole 1 s timeout.
     store.script = () => ({ kind: 'delay', ms: 1_000 });
     await advanceUntil(() => first.settled, 5_000, 1);
     expect((first.error as WristbandM2MError).status).toBe(429);
-    // Rejected when the 429 arrived (10 ms), not once the note's store calls ended (2 s later).
-    expect(first.at).toBeLessThan(100);
-    expect((client.state.retryAt ?? 0) - Date.now()).toBeLessThanOrEqual(40_000);
-    // The note still lands, and the lock goes only after it: a second process finds the pause, not a free lock.
-    await vi.advanceTimersByTimeAsync(3_000);
+    // The note's store calls took 2 s, and the pause still ends 40 s after the 429 (which came at 10 ms).
+    expect(first.at).toBeGreaterThan(1_000);
+    expect(client.state.retryAt).toBeLessThanOrEqual(startedAt + 10 + 40_000);
+    // The note landed before the lock went (its release, too, takes a second): a second process then finds the
+    // pause, not a free lock.
+    await vi.advanceTimersByTimeAsync(1_500);
     store.script = () => ({ kind: 'now' });
     expect(store.locks().size).toBe(0);
     const other = track(fleetClient(endpoint, store).getToken());
     await advanceUntil(() => other.settled);
     expect((other.error as WristbandM2MError).status).toBe(429);
     expect(endpoint.sent).toHaveLength(1);
+  });
+
+  it('is not read back by the process that wrote it: a caller retrying at once after a one-off failure sends a request', async () => {
+    const endpoint = fakeEndpoint((n) =>
+      n === 1 ? { kind: 'error', status: 400, error: 'invalid_request' } : { kind: 'token' },
+    );
+    const store = scriptedStore();
+    // Reads take 5 ms, writes 20 ms: the note's write is still on its way when a reader could look.
+    store.script = (op) => ({ kind: 'delay', ms: op === 'set' ? 20 : 5 });
+    const client = fleetClient(endpoint, store);
+    const first = track(client.getToken());
+    await advanceUntil(() => first.settled, 5_000, 1);
+    expect((first.error as WristbandM2MError).status).toBe(400);
+    const retry = track(client.getToken());
+    await advanceUntil(() => retry.settled, 5_000, 1);
+    expect(retry.value).toBe('tok-2');
+    expect(endpoint.sent).toHaveLength(2);
+  });
+
+  it('and the lock are gone when getToken() rejects: destroy() right after leaves no lock and writes nothing', async () => {
+    const endpoint = fakeEndpoint(() => ({ kind: 'error', status: 400, error: 'invalid_request' }));
+    const store = scriptedStore();
+    store.script = () => ({ kind: 'delay', ms: 200 });
+    const client = fleetClient(endpoint, store);
+    const first = track(client.getToken());
+    await advanceUntil(() => first.settled, 5_000, 1);
+    expect((first.error as WristbandM2MError).status).toBe(400);
+    client.destroy();
+    const atDestroy = store.calls.length;
+    await vi.advanceTimersByTimeAsync(250);
+    expect(store.locks().size).toBe(0);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(store.calls.slice(atDestroy).map((c) => c.op)).not.toContain('set');
+  });
+});
+
+describe('retire() with more secrets than the fleet keeps keys for', () => {
+  it('deletes the shared record of the secret that got the token (ten secrets)', async () => {
+    const endpoint = fakeEndpoint(() => after(10, { kind: 'token' }));
+    const store = scriptedStore();
+    const secrets = Array.from({ length: 10 }, (_, i) => `secret-${i}`);
+    const client = fleetClient(endpoint, store, { clientSecret: secrets });
+    const first = track(client.getToken());
+    await advanceUntil(() => first.settled);
+    const records = () => [...store.entries().keys()].filter((k) => !k.endsWith(':lock') && !k.endsWith(':failed'));
+    expect(records()).toHaveLength(1);
+    client.clearToken();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(records()).toHaveLength(0);
+  });
+});
+
+describe('a runtime without crypto.randomUUID (but with WebCrypto)', () => {
+  it('takes no lock, reports it, and still gets the token', async () => {
+    const saved = Object.getOwnPropertyDescriptor(crypto, 'randomUUID');
+    Object.defineProperty(crypto, 'randomUUID', { value: undefined, configurable: true, writable: true });
+    try {
+      const endpoint = fakeEndpoint();
+      const events: TokenStoreErrorEvent[] = [];
+      const client = fleetClient(endpoint, scriptedStore(), { onTokenStoreError: (event) => events.push(event) });
+      const got = track(client.getToken());
+      await advanceUntil(() => got.settled);
+      expect(got.value).toBe('tok-1');
+      expect(events.map((event) => event.operation)).toEqual(['acquire']);
+      expect(events[0]?.error.message).toMatch(/randomUUID/);
+    } finally {
+      if (saved) Object.defineProperty(crypto, 'randomUUID', saved);
+      else delete (crypto as { randomUUID?: unknown }).randomUUID;
+    }
   });
 });
 
