@@ -86,10 +86,13 @@ export class WristbandM2MError extends Error {
   /**
    * Recognises errors from any copy of the package by their brand. A subclass keeps the ordinary prototype check,
    * since the brand says nothing about which subclass made an error.
+   *
+   * The class is told from a subclass by its prototype owning the brand, not by its name: esbuild renames a class
+   * that names itself in its body (to `_WristbandM2MError`), and stacks and `util.inspect` would show that name.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: a subclass's own check must see which class it was called on
-    if (this !== WristbandM2MError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    if (!Object.hasOwn(this.prototype, BRAND)) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 

@@ -1,10 +1,10 @@
 // Checks the built package as npm would publish it (the global setup has just built dist/).
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +106,22 @@ describe('the published package', () => {
         'createWristbandM2MClient',
       ]);
       expect(() => mod.createWristbandM2MClient({})).toThrow(mod.WristbandM2MError);
+    }
+  });
+
+  it('names the error class WristbandM2MError in both builds: its name, stack and util.inspect', async () => {
+    const cjs = createRequire(import.meta.url)('../dist/index.cjs');
+    const esm = await import(new URL('dist/index.js', root).href);
+    for (const { WristbandM2MError } of [cjs, esm]) {
+      const error = new WristbandM2MError('INVALID_CONFIG', 'm');
+      expect(WristbandM2MError.name).toBe('WristbandM2MError');
+      expect(error.stack.split('\n')[0]).toBe('WristbandM2MError: m');
+      expect(inspect(error).split('\n')[0]).toBe('WristbandM2MError: m');
+      expect(inspect(error)).not.toContain('_WristbandM2MError');
+    }
+    // No exported class of any entry point is renamed by the bundler either.
+    for (const file of readdirSync(new URL('dist/', root)).filter((name) => /\.c?js$/.test(name))) {
+      expect(readFileSync(new URL(`dist/${file}`, root), 'utf8'), file).not.toMatch(/= class _/);
     }
   });
 
