@@ -1,7 +1,7 @@
 /**
  * A `fetch` that sends the client's token as a Bearer credential
  * ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)) and, when the server answers 401, retires
- * that token and tries once more with a fresh one, at most once per 30 s.
+ * that token and tries once more with a fresh one: at most once per 30 s, unless a fresh token was accepted since.
  */
 import type { FetchImplementation } from './config.js';
 import { WristbandM2MError } from './errors.js';
@@ -18,6 +18,11 @@ export interface TokenSource {
  * a misconfigured gateway) therefore costs at most one token request per 30 s, instead of one per call, which would
  * get the whole client throttled at Wristband and break its calls to healthy APIs. A 401 for the very token already
  * retired (concurrent requests that sent it) is still retried with the current token, which costs no token request.
+ *
+ * The interval ends early once the URL whose 401 retired the token answers a request sent after the retirement with
+ * a 2xx (the retry, most often): the API took a fresh token, so that 401 was a real revocation, and the next 401
+ * retires its token at once. An API that rejects every token never answers 2xx, so it keeps the bound; other APIs'
+ * answers do not count.
  * @default 30_000
  */
 export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
@@ -32,8 +37,9 @@ export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
  * - its `WWW-Authenticate` Bearer challenge names an error other than `invalid_token`, such as `insufficient_scope`
  *   ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)): the token is fine, a new one would be
  *   refused alike, so it is not retired;
- * - this wrapper retired another token on a 401 less than 30 s (`UNAUTHORIZED_RETIREMENT_INTERVAL_MS`) ago: the token
- *   is kept, which bounds the token requests an always-401 API can cause;
+ * - this wrapper retired another token on a 401 less than 30 s (`UNAUTHORIZED_RETIREMENT_INTERVAL_MS`) ago, and the
+ *   URL that 401 came from has answered no request sent since with a 2xx: the token is kept, which bounds the token
+ *   requests an always-401 API can cause, while a second real revocation costs one refresh;
  * - the request body is a one-shot stream: the token is retired (the next request gets a fresh one), but the body
  *   cannot be sent twice.
  *
@@ -46,33 +52,38 @@ export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
  */
 export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchImplementation): FetchImplementation {
   // Per wrapper: `client.fetch` is built from a fresh `{ getToken, clearToken }`, so no identity ties wrappers together.
-  let lastRetirement: { token: string; at: number } | undefined;
+  let lastRetirement: { token: string; at: number; url: string } | undefined;
 
-  /** Whether a 401 for `token` may trigger a retry, retiring `token` first when it is still the current one. */
-  function retireOnUnauthorized(token: string): boolean {
+  /** Whether a 401 for `token` from `url` may trigger a retry, retiring `token` first when it is still the current one. */
+  function retireOnUnauthorized(token: string, url: string): boolean {
     if (token === lastRetirement?.token) return true;
     const now = Date.now();
     if (lastRetirement !== undefined && withinInterval(now - lastRetirement.at)) return false;
-    lastRetirement = { token, at: now };
+    lastRetirement = { token, at: now, url };
     client.clearToken(token);
     return true;
   }
 
   return async function authenticatedFetch(input, init) {
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    const url = input instanceof Request ? input.url : String(input);
     const replayable = canReplay(input, init);
     const send = async (): Promise<{ response: Response; token: string }> => {
+      // Taken before the token: this request carries a token got after that retirement.
+      const retirement = lastRetirement;
       const token = await tokenFor(client, signal ?? undefined);
       const request = replayable && input instanceof Request ? input.clone() : input;
       const headers = new Headers(init?.headers ?? (request instanceof Request ? request.headers : undefined));
       headers.set('Authorization', `Bearer ${token}`);
       const response = await (fetchImpl ?? globalThis.fetch)(request, { ...init, headers });
+      // The URL that rejected a token accepts a fresh one: that was a real revocation, the interval ends.
+      if (response.ok && retirement?.url === url) retirement.at = -Infinity;
       return { response, token };
     };
 
     const first = await send();
     if (first.response.status !== 401 || !rejectsToken(first.response)) return first.response;
-    if (!retireOnUnauthorized(first.token) || !replayable) return first.response;
+    if (!retireOnUnauthorized(first.token, url) || !replayable) return first.response;
     first.response.body?.cancel().catch(() => undefined);
     return (await send()).response;
   };

@@ -1,7 +1,8 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { parseChallenges, rejectsToken, UNAUTHORIZED_RETIREMENT_INTERVAL_MS } from '../src/authenticated-fetch.js';
-import { createAuthenticatedFetch, WristbandM2MError } from '../src/index.js';
+import { createAuthenticatedFetch, createWristbandM2MClient, WristbandM2MError } from '../src/index.js';
+import { createTestTokenEndpoint } from '../src/testing/index.js';
 import { issuingEndpoint, mswServer, oauthError, onTokenEndpoint, settle, testClient, useMsw } from './support/msw.js';
 
 useMsw();
@@ -14,7 +15,7 @@ interface ApiLog {
 }
 
 /** A downstream API that answers with `respond(n, authorization)`; n counts from 1. */
-function api(respond: (n: number, authorization: string | null) => Response): ApiLog {
+function api(respond: (n: number, authorization: string | null) => Response | Promise<Response>): ApiLog {
   const log: ApiLog = { count: 0, seen: [] };
   mswServer.use(
     http.all(API, async ({ request }) => {
@@ -280,6 +281,116 @@ describe('401s that a new token cannot fix', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('end the interval once the API accepts the fresh token: a second revocation within 30 s costs one refresh', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const tokens = issuingEndpoint();
+      const revoked = new Set<string>();
+      const log = api((_n, authorization) =>
+        revoked.has(authorization ?? '') ? unauthorized() : HttpResponse.json({ ok: true }),
+      );
+      const client = testClient();
+      expect((await client.fetch(API)).status).toBe(200); // token-1 accepted
+      revoked.add('Bearer token-1');
+      expect((await client.fetch(API)).status).toBe(200); // 401, token-1 retired, token-2 accepted
+      vi.advanceTimersByTime(5_000);
+      revoked.add('Bearer token-2');
+      expect((await client.fetch(API)).status).toBe(200); // 401, token-2 retired at once, token-3 accepted
+      expect(tokens.count).toBe(3);
+      vi.advanceTimersByTime(5_000);
+      revoked.add('Bearer token-3');
+      expect((await client.fetch(API)).status).toBe(200);
+      expect(tokens.count).toBe(4);
+      expect(log.seen.map((s) => s.authorization?.slice(7))).toEqual([
+        'token-1',
+        'token-1',
+        'token-2',
+        'token-2',
+        'token-3',
+        'token-3',
+        'token-4',
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('recover from three revocations 10 s apart with one refresh each, against the test kit', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const endpoint = createTestTokenEndpoint();
+    const client = createWristbandM2MClient({
+      clientId: endpoint.clientId,
+      clientSecret: endpoint.clientSecret,
+      wristbandApplicationVanityDomain: endpoint.vanityDomain,
+      fetch: endpoint.fetch,
+    });
+    try {
+      expect((await client.fetch(endpoint.resourceUrl)).status).toBe(200);
+      for (let i = 1; i <= 3; i++) {
+        vi.advanceTimersByTime(10_000);
+        endpoint.revokeAll();
+        expect((await client.fetch(endpoint.resourceUrl)).status).toBe(200);
+        expect(endpoint.issuedCount).toBe(1 + i);
+      }
+      expect(endpoint.resourceCalls).toEqual({ total: 7, rejected: 3 });
+    } finally {
+      client.destroy();
+      vi.useRealTimers();
+    }
+  });
+
+  it('end the interval when a later request to that URL is accepted, as after a stream upload that was not retried', async () => {
+    const tokens = issuingEndpoint();
+    const revoked = new Set(['Bearer token-1']);
+    api((_n, authorization) => (revoked.has(authorization ?? '') ? unauthorized() : HttpResponse.json({ ok: true })));
+    const client = testClient();
+    expect((await client.fetch(API, upload(streamed('a')))).status).toBe(401); // token-1 retired, no retry
+    expect((await client.fetch(API, upload(streamed('b')))).status).toBe(200); // token-2 accepted
+    revoked.add('Bearer token-2');
+    expect((await client.fetch(API)).status).toBe(200);
+    expect(tokens.count).toBe(3);
+  });
+
+  it('keep the bound when the only 2xx answers a request sent before the retirement', async () => {
+    const tokens = issuingEndpoint();
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    api((n) => (n === 1 ? released.then(() => HttpResponse.json({ ok: true })) : unauthorized()));
+    const client = testClient();
+    const slow = client.fetch(API); // token-1, answered 200 only after the retirement
+    await vi.waitFor(() => expect(tokens.count).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await client.fetch(API)).status).toBe(401); // token-1 retired, token-2 refused too
+    release();
+    expect((await slow).status).toBe(200);
+    expect((await client.fetch(API)).status).toBe(401); // token-2 kept: still within the interval
+    expect(tokens.count).toBe(2);
+  });
+
+  it('keep the bound for an always-401 URL while other URLs of the same origin accept every token', async () => {
+    const tokens = issuingEndpoint();
+    api(unauthorized);
+    const healthy = 'https://api.example.com/health';
+    mswServer.use(http.get(healthy, () => HttpResponse.json({ ok: true })));
+    const client = testClient();
+    for (let i = 0; i < 20; i++) {
+      expect((await client.fetch(API)).status).toBe(401);
+      expect((await client.fetch(healthy)).status).toBe(200);
+      expect((await client.fetch(`${API}?page=${i}`)).status).toBe(401);
+    }
+    expect(tokens.count).toBe(2);
+  });
+
+  it('keep the bound for an always-401 URL that sometimes answers 5xx or 403', async () => {
+    const tokens = issuingEndpoint();
+    api((n) => (n % 3 === 0 ? new HttpResponse(null, { status: n % 2 ? 503 : 403 }) : unauthorized()));
+    const client = testClient();
+    for (let i = 0; i < 30; i++) await client.fetch(API);
+    expect(tokens.count).toBe(2);
   });
 
   it.each([
