@@ -21,8 +21,9 @@ export interface TokenSource {
  *
  * The interval ends early once the URL whose 401 retired the token answers a request sent after the retirement with
  * a 2xx (the retry, most often): the API took a fresh token, so that 401 was a real revocation, and the next 401
- * retires its token at once. An API that rejects every token never answers 2xx, so it keeps the bound; other APIs'
- * answers do not count.
+ * retires its token at once. Not twice in a row: a retirement made so, early, gets the full interval. An API that
+ * rejects every token never answers 2xx, so it keeps the bound; other APIs' answers do not count; one that rejects
+ * some requests whatever their token (a bad backend behind a balancer) costs at most two token requests per 30 s.
  * @default 30_000
  */
 export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
@@ -37,9 +38,10 @@ export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
  * - its `WWW-Authenticate` Bearer challenge names an error other than `invalid_token`, such as `insufficient_scope`
  *   ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)): the token is fine, a new one would be
  *   refused alike, so it is not retired;
- * - this wrapper retired another token on a 401 less than 30 s (`UNAUTHORIZED_RETIREMENT_INTERVAL_MS`) ago, and the
- *   URL that 401 came from has answered no request sent since with a 2xx: the token is kept, which bounds the token
- *   requests an always-401 API can cause, while a second real revocation costs one refresh;
+ * - this wrapper retired another token on a 401 less than 30 s (`UNAUTHORIZED_RETIREMENT_INTERVAL_MS`) ago, and
+ *   either the URL that 401 came from has answered no request sent since with a 2xx, or that retirement was itself
+ *   made early: the token is kept, which bounds the token requests an always-401 API can cause, while a second real
+ *   revocation costs one refresh;
  * - the request body is a one-shot stream: the token is retired (the next request gets a fresh one), but the body
  *   cannot be sent twice.
  *
@@ -52,14 +54,18 @@ export const UNAUTHORIZED_RETIREMENT_INTERVAL_MS = 30_000;
  */
 export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchImplementation): FetchImplementation {
   // Per wrapper: `client.fetch` is built from a fresh `{ getToken, clearToken }`, so no identity ties wrappers together.
-  let lastRetirement: { token: string; at: number; url: string } | undefined;
+  // `early`: made within the interval of the one before; `accepted`: its URL has since taken a fresh token.
+  let lastRetirement: { token: string; at: number; url: string; early: boolean; accepted?: boolean } | undefined;
 
   /** Whether a 401 for `token` from `url` may trigger a retry, retiring `token` first when it is still the current one. */
   function retireOnUnauthorized(token: string, url: string): boolean {
-    if (token === lastRetirement?.token) return true;
+    const last = lastRetirement;
+    if (token === last?.token) return true;
     const now = Date.now();
-    if (lastRetirement !== undefined && withinInterval(now - lastRetirement.at)) return false;
-    lastRetirement = { token, at: now, url };
+    const early = last !== undefined && withinInterval(now - last.at);
+    // Within the interval only after a fresh token was accepted, and not twice in a row.
+    if (early && (!last.accepted || last.early)) return false;
+    lastRetirement = { token, at: now, url, early };
     client.clearToken(token);
     return true;
   }
@@ -76,8 +82,8 @@ export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchI
       const headers = new Headers(init?.headers ?? (request instanceof Request ? request.headers : undefined));
       headers.set('Authorization', `Bearer ${token}`);
       const response = await (fetchImpl ?? globalThis.fetch)(request, { ...init, headers });
-      // The URL that rejected a token accepts a fresh one: that was a real revocation, the interval ends.
-      if (response.ok && retirement?.url === url) retirement.at = -Infinity;
+      // The URL that rejected a token accepts a fresh one: that was a real revocation, the next may come at once.
+      if (response.ok && retirement?.url === url) retirement.accepted = true;
       return { response, token };
     };
 

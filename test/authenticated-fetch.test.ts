@@ -299,8 +299,14 @@ describe('401s that a new token cannot fix', () => {
       revoked.add('Bearer token-2');
       expect((await client.fetch(API)).status).toBe(200); // 401, token-2 retired at once, token-3 accepted
       expect(tokens.count).toBe(3);
+      // Not twice in a row: a third revocation within 30 s of the early one waits out the interval, as before.
       vi.advanceTimersByTime(5_000);
       revoked.add('Bearer token-3');
+      expect((await client.fetch(API)).status).toBe(401);
+      vi.advanceTimersByTime(24_999);
+      expect((await client.fetch(API)).status).toBe(401);
+      expect(tokens.count).toBe(3);
+      vi.advanceTimersByTime(1);
       expect((await client.fetch(API)).status).toBe(200);
       expect(tokens.count).toBe(4);
       expect(log.seen.map((s) => s.authorization?.slice(7))).toEqual([
@@ -310,6 +316,8 @@ describe('401s that a new token cannot fix', () => {
         'token-2',
         'token-3',
         'token-3',
+        'token-3',
+        'token-3',
         'token-4',
       ]);
     } finally {
@@ -317,7 +325,26 @@ describe('401s that a new token cannot fix', () => {
     }
   });
 
-  it('recover from three revocations 10 s apart with one refresh each, against the test kit', async () => {
+  it('bound an API with one bad backend (every other request 401, whatever the token) to 2 token requests per 30 s', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const tokens = issuingEndpoint();
+      // Each 401 is followed by a 2xx for the fresh token: exactly what a real revocation looks like.
+      const log = api((n) => (n % 2 === 1 ? unauthorized() : HttpResponse.json({ ok: true })));
+      const client = testClient();
+      for (let second = 0; second < 60; second++) {
+        await client.fetch(API);
+        vi.advanceTimersByTime(1_000);
+      }
+      // token-1, then two retirements at 0 s and 1 s, and two at 31 s and 32 s; not one per 401.
+      expect(tokens.count).toBe(5);
+      expect(log.count).toBe(64);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('recover from revocations 10 s then 31 s apart with one refresh each, against the test kit', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const endpoint = createTestTokenEndpoint();
     const client = createWristbandM2MClient({
@@ -328,11 +355,11 @@ describe('401s that a new token cannot fix', () => {
     });
     try {
       expect((await client.fetch(endpoint.resourceUrl)).status).toBe(200);
-      for (let i = 1; i <= 3; i++) {
-        vi.advanceTimersByTime(10_000);
+      for (const [i, gap] of [10_000, 10_000, 31_000].entries()) {
+        vi.advanceTimersByTime(gap);
         endpoint.revokeAll();
         expect((await client.fetch(endpoint.resourceUrl)).status).toBe(200);
-        expect(endpoint.issuedCount).toBe(1 + i);
+        expect(endpoint.issuedCount).toBe(2 + i);
       }
       expect(endpoint.resourceCalls).toEqual({ total: 7, rejected: 3 });
     } finally {
