@@ -31,7 +31,7 @@ import {
   type WristbandM2MClientState,
 } from './core/token-state.js';
 import { createCredentials } from './credentials/credentials.js';
-import { clientDestroyed, WristbandM2MError } from './errors.js';
+import { checkedSignal, clientDestroyed, WristbandM2MError } from './errors.js';
 import { callHook, type RefreshReason } from './hooks.js';
 import { createTokenRequester } from './http/token-request.js';
 import { createLatch, type Latch } from './latch.js';
@@ -151,7 +151,7 @@ class TokenClient {
   /** Everything but a fresh token's cache hit. Never throws: a failure is a rejected promise. */
   acquire(options: GetTokenOptions | undefined, replacing = false): Promise<string> {
     try {
-      const signal = options?.signal;
+      const signal = checkedSignal(options?.signal);
       if (signal?.aborted && !this.#state.destroyed) return Promise.reject(aborted(signal));
       const waitUntil = options?.waitUntil;
       if (waitUntil !== undefined && typeof waitUntil !== 'function' && typeof waitUntil?.waitUntil !== 'function') {

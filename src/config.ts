@@ -1,4 +1,4 @@
-import { describeValue, invalidConfig, type WristbandM2MError } from './errors.js';
+import { describeValue, invalidConfig, WHITESPACE_AROUND, type WristbandM2MError } from './errors.js';
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
 import { asSecretList, type ClientSecret, secretListProblem } from './credentials/secrets.js';
 import type { TokenStore } from './store/types.js';
@@ -8,11 +8,12 @@ export type FetchImplementation = (input: string | URL | Request, init?: Request
 
 /** Options of {@link createWristbandM2MClient}. Times are in seconds, as in the Wristband dashboard. */
 export interface WristbandM2MClientConfig {
-  /** Client ID of the Wristband machine-to-machine OAuth2 client. */
+  /** Client ID of the Wristband machine-to-machine OAuth2 client, with no leading or trailing whitespace. */
   clientId: string;
   /**
    * Client secret of that OAuth2 client. Sent only in the `Authorization` header of token requests
    * ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)); never logged or put in an error.
+   * Leading or trailing whitespace (a line break read from a file) is refused, at creation or from a function.
    *
    * For a rotation without downtime, give a list (`[newSecret, oldSecret]`): when the endpoint rejects a secret as a
    * bad client credential, the next one is tried in the same round, and the one that worked is tried first from
@@ -23,7 +24,8 @@ export interface WristbandM2MClientConfig {
   /**
    * The application's vanity domain, such as `acme.us.wristband.dev`. A leading `https://` and a trailing `/` are
    * accepted; a path, query, fragment or user info is not. `http://` is accepted only for loopback hosts
-   * (`localhost`, `127.0.0.0/8`, `[::1]`), so a local test server can stand in for Wristband.
+   * (`localhost`, `127.0.0.0/8`, `[::1]`), so a local test server can stand in for Wristband. Without a scheme,
+   * `https://` is assumed; when a loopback host given so cannot be reached, the error says so and what to write.
    */
   wristbandApplicationVanityDomain: string;
   /**
@@ -113,6 +115,8 @@ export interface ResolvedConfig {
   /** The configured list, or the provider to ask once per round. */
   clientSecret: readonly string[] | Exclude<ClientSecret, string | readonly string[]>;
   tokenEndpoint: string;
+  /** Whether the vanity domain had no scheme, so https:// was assumed. */
+  httpsAssumed: boolean;
   expirationBufferMs: number;
   backgroundRefreshIntervalMs: number | undefined;
   requestTimeoutMs: number;
@@ -167,16 +171,12 @@ const TOKEN_ENDPOINT_PATH = '/api/v1/oauth2/token';
 /** Checks every option and applies the defaults. Throws an `INVALID_CONFIG` error naming the first bad option. */
 export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig {
   if (typeof config !== 'object' || config === null) {
-    throw invalidConfig(
-      'config',
-      'must be an object with clientId, clientSecret and wristbandApplicationVanityDomain.',
-    );
+    throw invalidConfig('config', 'must be an object.');
   }
   if (config.dangerouslyAllowBrowser !== true && isBrowser()) {
     throw invalidConfig(
       'dangerouslyAllowBrowser',
-      'is not set, and this looks like a browser, where anyone can read the client secret: get tokens on a server. ' +
-        'Set it to true only for a browser-like test environment.',
+      'is not set, and in a browser anyone can read the client secret: get tokens on a server.',
     );
   }
   rejectUnknownOptions(config);
@@ -184,41 +184,46 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
   const clientSecret = secretOption(config.clientSecret);
   const domain = requireText(config.wristbandApplicationVanityDomain, 'wristbandApplicationVanityDomain');
 
-  const buffer = optionalSeconds(
-    config.tokenExpirationBuffer,
+  const expirationBufferMs = milliseconds(
+    config,
     'tokenExpirationBuffer',
     0,
     MAX_TOKEN_EXPIRATION_BUFFER_SECONDS,
+    DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS,
   );
-  const interval = optionalSeconds(
-    config.backgroundTokenRefreshInterval,
+  const backgroundRefreshIntervalMs = milliseconds(
+    config,
     'backgroundTokenRefreshInterval',
     MIN_BACKGROUND_REFRESH_INTERVAL_SECONDS,
     MAX_BACKGROUND_REFRESH_INTERVAL_SECONDS,
+    undefined,
   );
-  const timeout = optionalSeconds(
-    config.tokenRequestTimeout,
+  const requestTimeoutMs = milliseconds(
+    config,
     'tokenRequestTimeout',
     'positive',
     MAX_TOKEN_REQUEST_TIMEOUT_SECONDS,
+    DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS,
   );
-  const storeTimeout = optionalSeconds(
-    config.tokenStoreTimeout,
+  const tokenStoreTimeoutMs = milliseconds(
+    config,
     'tokenStoreTimeout',
     'positive',
     MAX_TOKEN_STORE_TIMEOUT_SECONDS,
+    DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS,
   );
-  const lockWait = optionalSeconds(
-    config.tokenStoreLockWait,
+  const tokenStoreLockWaitMs = milliseconds(
+    config,
     'tokenStoreLockWait',
     0,
     MAX_TOKEN_STORE_LOCK_WAIT_SECONDS,
+    DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS,
   );
   const store = config.tokenStore;
   if (store !== undefined && !isTokenStore(store)) {
     throw invalidConfig(
       'tokenStore',
-      'must be an object with async get(key), set(key, value, ttlSeconds) and delete(key) (and, if present, functions acquire and deleteIfEquals).',
+      'must be an object with get, set and delete functions (acquire and deleteIfEquals optional).',
     );
   }
   if (config.tokenStoreEncryption !== undefined && typeof config.tokenStoreEncryption !== 'boolean') {
@@ -228,25 +233,23 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     );
   }
 
-  const requestTimeoutMs = (timeout ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_SECONDS) * 1000;
-  const storeTimeoutMs = (storeTimeout ?? DEFAULT_TOKEN_STORE_TIMEOUT_SECONDS) * 1000;
-  const lockWaitMs = (lockWait ?? DEFAULT_TOKEN_STORE_LOCK_WAIT_SECONDS) * 1000;
   return {
     clientId,
     clientSecret,
     tokenEndpoint: tokenEndpointFor(domain),
-    expirationBufferMs: (buffer ?? DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS) * 1000,
-    backgroundRefreshIntervalMs: interval === undefined ? undefined : interval * 1000,
+    httpsAssumed: !domain.includes('://'),
+    expirationBufferMs,
+    backgroundRefreshIntervalMs,
     requestTimeoutMs,
-    onBackgroundRefreshError: optionalFunction(config.onBackgroundRefreshError, 'onBackgroundRefreshError'),
-    onTokenRefreshed: optionalFunction(config.onTokenRefreshed, 'onTokenRefreshed'),
-    onTokenRefreshFailed: optionalFunction(config.onTokenRefreshFailed, 'onTokenRefreshFailed'),
+    onBackgroundRefreshError: optionalFunction(config, 'onBackgroundRefreshError'),
+    onTokenRefreshed: optionalFunction(config, 'onTokenRefreshed'),
+    onTokenRefreshFailed: optionalFunction(config, 'onTokenRefreshFailed'),
     tokenStore: store,
     tokenStoreEncryption: config.tokenStoreEncryption ?? true,
-    tokenStoreTimeoutMs: storeTimeoutMs,
-    tokenStoreLockWaitMs: lockWaitMs,
-    onTokenStoreError: optionalFunction(config.onTokenStoreError, 'onTokenStoreError'),
-    fetch: optionalFunction(config.fetch, 'fetch'),
+    tokenStoreTimeoutMs,
+    tokenStoreLockWaitMs,
+    onTokenStoreError: optionalFunction(config, 'onTokenStoreError'),
+    fetch: optionalFunction(config, 'fetch'),
   };
 }
 
@@ -254,18 +257,10 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
 function secretOption(value: unknown): ResolvedConfig['clientSecret'] {
   if (typeof value === 'function') return value as Exclude<ClientSecret, string | readonly string[]>;
   if (value === undefined || value === null) {
-    throw invalidConfig(
-      'clientSecret',
-      `is required: a secret, a list of secrets, or a function returning them (got ${describeValue(value)}).`,
-    );
+    throw invalidConfig('clientSecret', `is required: a secret, a list or a function (got ${describeValue(value)}).`);
   }
   const problem = secretListProblem(value);
-  if (problem !== undefined) {
-    throw invalidConfig(
-      'clientSecret',
-      `${problem}; give a non-empty secret, a list of distinct secrets, or a function.`,
-    );
-  }
+  if (problem !== undefined) throw invalidConfig('clientSecret', `${problem}.`);
   return [...asSecretList(value as string | readonly string[])];
 }
 
@@ -275,49 +270,40 @@ function secretOption(value: unknown): ResolvedConfig['clientSecret'] {
  * silently dropped, so a pasted dashboard URL fails loudly instead of sending credentials to the wrong place.
  */
 export function tokenEndpointFor(domain: string): string {
-  const option = 'wristbandApplicationVanityDomain';
-  if (/\s/.test(domain)) {
-    throw invalidConfig(option, 'contains whitespace; copy the domain again without spaces or line breaks.');
-  }
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(domain)?.[1]?.toLowerCase();
-  if (scheme !== undefined && scheme !== 'https' && scheme !== 'http') {
-    throw invalidConfig(option, `uses the scheme "${scheme}://"; give the bare host, such as "acme.us.wristband.dev".`);
-  }
-  const authority = (scheme === undefined ? domain : domain.slice(scheme.length + 3)).replace(/\/$/, '');
-  if (authority === '') {
-    throw invalidConfig(option, 'has no host; give the host, such as "acme.us.wristband.dev".');
-  }
-  if (/[/?#@\\]/.test(authority)) {
-    throw invalidConfig(
-      option,
-      'must be a bare host such as "acme.us.wristband.dev", without a path, query, fragment or user info.',
+  const bad = (problem: string) =>
+    invalidConfig(
+      'wristbandApplicationVanityDomain',
+      `${problem}; give the bare host, such as "acme.us.wristband.dev".`,
     );
-  }
+  if (/\s/.test(domain)) throw bad('contains whitespace');
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(domain)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'https' && scheme !== 'http') throw bad(`uses the scheme "${scheme}://"`);
+  const authority = (scheme === undefined ? domain : domain.slice(scheme.length + 3)).replace(/\/$/, '');
+  if (authority === '') throw bad('has no host');
+  if (/[/?#@\\]/.test(authority)) throw bad('has a path, query, fragment or user info');
   let url: URL;
   try {
     url = new URL(`${scheme ?? 'https'}://${authority}${TOKEN_ENDPOINT_PATH}`);
   } catch {
-    throw invalidConfig(option, 'is not a valid host name.');
+    throw bad('is not a valid host');
   }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw invalidConfig(
-      option,
-      'uses http:// with a host that is not loopback; the secret is only sent over HTTPS (http:// is for ' +
-        'localhost, 127.0.0.0/8 and [::1]).',
-    );
+    throw bad('uses http:// for a host that is not loopback, and the secret is only sent over HTTPS');
   }
   return url.href;
 }
 
 function isTokenStore(value: unknown): value is TokenStore {
-  if (typeof value !== 'object' || value === null) return false;
-  const { get, set, delete: remove, acquire, deleteIfEquals } = value as Record<string, unknown>;
+  const store = value as Record<string, unknown> | null;
+  const method = (name: string, optional = false) =>
+    typeof store?.[name] === 'function' || (optional && store?.[name] === undefined);
   return (
-    typeof get === 'function' &&
-    typeof set === 'function' &&
-    typeof remove === 'function' &&
-    (acquire === undefined || typeof acquire === 'function') &&
-    (deleteIfEquals === undefined || typeof deleteIfEquals === 'function')
+    typeof value === 'object' &&
+    method('get') &&
+    method('set') &&
+    method('delete') &&
+    method('acquire', true) &&
+    method('deleteIfEquals', true)
   );
 }
 
@@ -333,28 +319,42 @@ export function isLoopbackHost(hostname: string): boolean {
 
 function requireText(value: unknown, option: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw invalidConfig(option, `is required and must be a non-empty string (got ${describeValue(value)}).`);
+    throw invalidConfig(option, `must be a non-empty string (got ${describeValue(value)}).`);
   }
+  if (value.trim() !== value) throw invalidConfig(option, `${WHITESPACE_AROUND}.`);
   return value;
 }
 
 /**
- * `min` is inclusive; `'positive'` means anything above 0, for durations where 0 would mean "never". A value above
- * `max` that is in range once divided by 1000 was almost certainly given in milliseconds, and the message says so.
+ * `config[option]` in ms, or `fallbackSeconds` in ms when it is not set. `min` is inclusive; `'positive'` means
+ * anything above 0, for durations where 0 would mean "never". A value above `max` that is in range once divided by
+ * 1000 was almost certainly given in milliseconds, and the message says so.
  */
-function optionalSeconds(value: unknown, option: string, min: number | 'positive', max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw invalidConfig(option, `must be a finite number of seconds (got ${describeValue(value)}).`);
-  }
-  const tooLow = (seconds: number) => (min === 'positive' ? seconds <= 0 : seconds < min);
-  if (tooLow(value) || value > max) {
+function milliseconds<T extends number | undefined>(
+  config: WristbandM2MClientConfig,
+  option:
+    | 'tokenExpirationBuffer'
+    | 'backgroundTokenRefreshInterval'
+    | 'tokenRequestTimeout'
+    | 'tokenStoreTimeout'
+    | 'tokenStoreLockWait',
+  min: number | 'positive',
+  max: number,
+  fallbackSeconds: T,
+): number | T {
+  const given: unknown = config[option];
+  const value = given === undefined ? fallbackSeconds : given;
+  if (value === undefined) return value as T;
+  // False for NaN and the infinities too.
+  const inRange = (seconds: number) => (min === 'positive' ? seconds > 0 : seconds >= min) && seconds <= max;
+  if (typeof value !== 'number' || !inRange(value)) {
     const range = min === 'positive' ? 'greater than 0' : `at least ${min}`;
-    const inMilliseconds = value > max && !tooLow(value / 1000) && value / 1000 <= max;
-    const hint = inMilliseconds ? ` The unit is seconds, not milliseconds: did you mean ${value / 1000}?` : '';
+    // Only a value above `max` can be in range once divided by 1000: it was almost certainly given in milliseconds.
+    const hint =
+      typeof value === 'number' && inRange(value / 1000) ? ` The unit is seconds: did you mean ${value / 1000}?` : '';
     throw invalidConfig(option, `must be ${range} and at most ${max} seconds (got ${describeValue(value)}).${hint}`);
   }
-  return value;
+  return value * 1000;
 }
 
 /** Throws for an option name the client does not know, naming the nearest known one. */
@@ -363,7 +363,7 @@ function rejectUnknownOptions(config: object): void {
     if (OPTION_NAMES.includes(name)) continue;
     const nearest = nearestOption(name);
     const suggestion = nearest === undefined ? '' : ` Did you mean \`${nearest}\`?`;
-    throw invalidConfig(name, `is not an option of createWristbandM2MClient().${suggestion}`);
+    throw invalidConfig(name, `is not an option.${suggestion}`);
   }
 }
 
@@ -405,7 +405,11 @@ function everyOption<const T extends readonly (keyof WristbandM2MClientConfig)[]
   return names;
 }
 
-function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
+function optionalFunction<K extends keyof WristbandM2MClientConfig>(
+  config: WristbandM2MClientConfig,
+  option: K,
+): WristbandM2MClientConfig[K] {
+  const value = config[option];
   if (value !== undefined && typeof value !== 'function') {
     throw invalidConfig(option, `must be a function (got ${describeValue(value)}).`);
   }

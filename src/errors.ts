@@ -2,7 +2,7 @@
  * Stable machine-readable reasons for a {@link WristbandM2MError}. Branch on these, never on the message.
  *
  * - `INVALID_CONFIG`: `createWristbandM2MClient()` was given an option it cannot use, or `getToken()` a `waitUntil`
- *   it cannot call; the message names it.
+ *   it cannot call or a `signal` that is not an `AbortSignal`; the message names it.
  * - `TOKEN_ENDPOINT_HTTP_ERROR`: the token endpoint answered with a status other than 2xx. `status` is set, and
  *   `error` / `errorDescription` when the body was an OAuth error response
  *   ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)).
@@ -112,12 +112,26 @@ export function invalidConfig(option: string, problem: string): WristbandM2MErro
   return new WristbandM2MError('INVALID_CONFIG', `Invalid Wristband M2M client config: \`${option}\` ${problem}`);
 }
 
+/**
+ * `getToken()`'s `signal`, checked: anything without `addEventListener` (a plain object, `null`) would otherwise fail
+ * as `signal.addEventListener is not a function`, or only once a refresh is due.
+ */
+export function checkedSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || typeof (signal as AbortSignal | null)?.addEventListener === 'function') {
+    return signal as AbortSignal | undefined;
+  }
+  throw new WristbandM2MError(
+    'INVALID_CONFIG',
+    `getToken(): \`signal\` is not an AbortSignal (got ${describeValue(signal)}).`,
+  );
+}
+
+/** What a secret or client ID read from a file often has; never its value. */
+export const WHITESPACE_AROUND = 'has surrounding whitespace (a line break from a file?): trim it';
+
 /** The error for any call on, or request cut short by, a destroyed client. */
 export function clientDestroyed(): WristbandM2MError {
-  return new WristbandM2MError(
-    'CLIENT_DESTROYED',
-    'This Wristband M2M client was destroyed; create a new one to get tokens.',
-  );
+  return new WristbandM2MError('CLIENT_DESTROYED', 'This client was destroyed: create a new one to get tokens.');
 }
 
 /** The error for work cut short by `signal`: its reason when it is one of ours, else `CLIENT_DESTROYED`. */

@@ -2,7 +2,7 @@
  * Which client secret to send: a fixed list tried in order with the one that last worked first, or a provider
  * function (a secrets manager) asked once per token round. Nothing here ever puts a secret's value in a message.
  */
-import { describeValue, WristbandM2MError } from '../errors.js';
+import { describeValue, WHITESPACE_AROUND as PADDED, WristbandM2MError } from '../errors.js';
 import { within } from '../timers.js';
 
 /** One secret, a list tried in order, or a function returning either (sync or async), called once per token round. */
@@ -16,13 +16,14 @@ export type ClientSecret =
  * non-empty array of distinct non-blank strings. The problem names positions, never values.
  */
 export function secretListProblem(value: unknown): string | undefined {
-  if (typeof value === 'string') return value.trim() === '' ? 'is blank' : undefined;
+  if (typeof value === 'string') return value.trim() === '' ? 'is blank' : value.trim() === value ? undefined : PADDED;
   if (!Array.isArray(value)) return `is not a string or an array of strings (got ${describeValue(value)})`;
   if (value.length === 0) return 'is an empty list';
   for (let index = 0; index < value.length; index++) {
     const entry: unknown = value[index];
     if (typeof entry !== 'string') return `has a non-string entry at index ${index} (got ${describeValue(entry)})`;
     if (entry.trim() === '') return `has a blank entry at index ${index}`;
+    if (entry.trim() !== entry) return `has an entry at index ${index} that ${PADDED}`;
     const first = value.indexOf(entry);
     if (first !== index) return `has the same secret at index ${first} and ${index}`;
   }

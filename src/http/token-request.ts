@@ -2,7 +2,7 @@
  * One client-credentials token request ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)) and the
  * policy around it: a timeout per attempt, a cap on the bytes read, and retries for 5xx answers only.
  */
-import type { FetchImplementation } from '../config.js';
+import { type FetchImplementation, isLoopbackHost } from '../config.js';
 import { parseRetryAfter } from '../core/schedule.js';
 import { basicAuthorization, type Redactor } from '../credentials/redact.js';
 import { abortError, isRejectedCredential, restated, WristbandM2MError } from '../errors.js';
@@ -31,6 +31,8 @@ export function longestRequestMs(secretCount: number, requestTimeoutMs: number):
 /** What the requester needs of the client's settings. */
 export interface TokenRequestSettings {
   tokenEndpoint: string;
+  /** Whether the vanity domain had no scheme: a loopback host that cannot be reached is then told to add http://. */
+  httpsAssumed?: boolean;
   clientId: string;
   requestTimeoutMs: number;
   fetch: FetchImplementation | undefined;
@@ -118,7 +120,7 @@ export function createTokenRequester(config: TokenRequestSettings, redactor: Red
         // Only a stalled answer or a jumping clock gets here; handing out the token would mean a sure 401.
         throw new WristbandM2MError(
           'INVALID_TOKEN_RESPONSE',
-          'The token expired before its answer arrived; check the system clock and the latency to Wristband.',
+          'The token expired in transit: check the system clock and the latency to Wristband.',
           { status: response.status, attempts: attempt },
         );
       }
@@ -138,18 +140,25 @@ export function createTokenRequester(config: TokenRequestSettings, redactor: Red
   }
 
   function unreachable(cause: unknown, attempt: number): WristbandM2MError {
+    const sanitized = redactor.sanitize(cause);
+    const { host, hostname } = new URL(config.tokenEndpoint);
     return new WristbandM2MError(
       'TOKEN_ENDPOINT_UNREACHABLE',
-      `Could not reach ${config.tokenEndpoint}; check the vanity domain, DNS and outbound network access.`,
-      { attempts: attempt, cause: redactor.sanitize(cause) },
+      // Deno refuses a fetch it has no permission for with NotCapable (PermissionDenied before Deno 2).
+      /^(NotCapable|PermissionDenied)$/.test(sanitized.name)
+        ? `Deno denied access to ${host}: grant it with --allow-net=${host}.`
+        : `Could not reach ${config.tokenEndpoint}` +
+            (config.httpsAssumed && isLoopbackHost(hostname)
+              ? `; https:// was assumed: for http, give "http://${host}".`
+              : '; check the vanity domain, DNS and outbound network access.'),
+      { attempts: attempt, cause: sanitized },
     );
   }
 
   function timeoutError(attempt: number): WristbandM2MError {
     return new WristbandM2MError(
       'TOKEN_REQUEST_TIMEOUT',
-      `No answer from the Wristband token endpoint within tokenRequestTimeout (${timeoutMs / 1000} s); ` +
-        'check connectivity, or raise tokenRequestTimeout.',
+      `No answer within tokenRequestTimeout (${timeoutMs / 1000} s): check the network, or raise it.`,
       { attempts: attempt },
     );
   }
@@ -199,11 +208,7 @@ export function nextStep(
 }
 
 function allSecretsRejected(last: WristbandM2MError, count: number): WristbandM2MError {
-  return restated(
-    last,
-    `${last.message.replace(/; check clientId.*$/, '')}; all ${count} client secrets were rejected: check clientId ` +
-      'and the secrets against the OAuth2 client in the Wristband dashboard.',
-  );
+  return restated(last, `${last.message} All ${count} client secrets were rejected.`);
 }
 
 class ResponseTooLarge extends Error {}
@@ -259,7 +264,7 @@ function parseTokenResponse(
     new WristbandM2MError(
       'INVALID_TOKEN_RESPONSE',
       `The Wristband token endpoint answered ${response.status} with ${problem}; check that ` +
-        'wristbandApplicationVanityDomain points at Wristband, not a proxy.',
+        'wristbandApplicationVanityDomain points at Wristband.',
       { status: response.status, attempts },
     );
   if (text === undefined) throw invalid(`a body larger than ${MAX_RESPONSE_BYTES} bytes`);
@@ -268,13 +273,13 @@ function parseTokenResponse(
   if (body === undefined) throw invalid(`a body that is not a JSON object (${describeBody(response, text)})`);
   const { access_token: accessToken, expires_in: expiresIn, token_type: tokenType } = body;
   if (!isUsableAccessToken(accessToken)) {
-    throw invalid('no usable access_token (it must be a non-empty string of visible ASCII characters)');
+    throw invalid('no usable access_token (a non-empty string of visible ASCII)');
   }
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
     throw invalid('a token_type other than "Bearer"');
   }
   const expiresInSeconds = usableLifetime(expiresIn);
-  if (expiresInSeconds === undefined) throw invalid('no usable expires_in (it must be a positive number of seconds)');
+  if (expiresInSeconds === undefined) throw invalid('no usable expires_in (a positive number of seconds)');
   return { accessToken, expiresInSeconds };
 }
 
@@ -288,24 +293,24 @@ function parseOAuthError(text: string | undefined, redact: (text: string) => str
 }
 
 function describeBody(response: Response, text: string): string {
-  const type = response.headers.get('content-type') ?? 'no content-type';
-  return text === '' ? `empty, ${type}` : `${type}, ${text.length} characters`;
+  return `${text.length} characters, ${response.headers.get('content-type') ?? 'no content-type'}`;
 }
 
 function httpErrorMessage(response: Response, oauth: OAuthErrorBody, attempts: number): string {
   const { status } = response;
   const detail =
     oauth.error === undefined ? '' : ` (${oauth.error}${oauth.errorDescription ? `: ${oauth.errorDescription}` : ''})`;
-  const tries = `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
-  const head = `The Wristband token endpoint answered ${status}${detail} ${tries}`;
-  if (status >= 500) return `${head}; Wristband may be unavailable. The next getToken() call tries again.`;
-  if (status === 401 || oauth.error === 'invalid_client') {
-    return `${head}; check clientId and clientSecret, and that the OAuth2 client belongs to this vanity domain.`;
-  }
-  if (status >= 300 && status < 400) {
-    return `${head}; redirects are not followed with credentials. Check wristbandApplicationVanityDomain.`;
-  }
-  if (status === 429) return `${head}; too many token requests: share one client across your app.`;
-  if (status === 404) return `${head}; no token endpoint there: check wristbandApplicationVanityDomain.`;
-  return `${head}; check the OAuth2 client's settings in the Wristband dashboard.`;
+  const advice =
+    status >= 500
+      ? 'Wristband may be down: the next getToken() tries again'
+      : status === 401 || oauth.error === 'invalid_client'
+        ? 'check clientId, clientSecret and that the OAuth2 client belongs to this vanity domain'
+        : status >= 300 && status < 400
+          ? 'redirects are not followed: check wristbandApplicationVanityDomain'
+          : status === 429
+            ? 'too many token requests: share one client across your app'
+            : status === 404
+              ? 'no token endpoint there: check wristbandApplicationVanityDomain'
+              : "check the OAuth2 client's settings in the Wristband dashboard";
+  return `The Wristband token endpoint answered ${status}${detail} after ${attempts} attempt${attempts === 1 ? '' : 's'}; ${advice}.`;
 }

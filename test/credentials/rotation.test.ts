@@ -228,7 +228,7 @@ describe('a list of secrets', () => {
       error: 'invalid_client',
       attempts: 3,
     });
-    expect((error as Error).message).toMatch(/all 3 client secrets were rejected/);
+    expect((error as Error).message).toMatch(/All 3 client secrets were rejected\.$/);
     expect(log.count).toBe(3);
     expect(sent).toEqual([OLD, NEW, THIRD]);
     expect(failed).toEqual([expect.objectContaining({ attempts: 3 })]);
@@ -359,6 +359,8 @@ describe('a secret provider', () => {
     ['an empty string', '', /blank/],
     ['a blank entry', [OLD, '  '], /blank entry at index 1/],
     ['a non-string entry', [OLD, 7], /non-string entry at index 1/],
+    ['a secret read from a file with its line break', `${NEW}\n`, /has surrounding whitespace .*: trim it/],
+    ['an entry with a leading space', [OLD, ` ${NEW}`], /entry at index 1 that has surrounding whitespace/],
   ])(
     'returning %s fails the round with CLIENT_SECRET_UNAVAILABLE and sends nothing',
     async (_case, answer, problem) => {
@@ -437,6 +439,9 @@ describe('config validation of clientSecret', () => {
     ['an object', { primary: OLD }, /not a string or an array of strings/],
     ['a boolean', true, /not a string or an array of strings/],
     ['null', null, /is required/],
+    ['a secret with a trailing line break', `${NEW}\n`, /`clientSecret` has surrounding whitespace .*: trim it/],
+    ['a secret with a leading space', ` ${NEW}`, /has surrounding whitespace/],
+    ['an entry with a trailing tab', [OLD, `${NEW}\t`], /entry at index 1 that has surrounding whitespace/],
   ])('refuses %s as INVALID_CONFIG naming clientSecret, never the value', (_case, value, problem) => {
     const error = configError(value);
     expect(error.code).toBe('INVALID_CONFIG');

@@ -180,7 +180,7 @@ describe('the token response (RFC 6749 §5.1)', () => {
 describe('errors from the endpoint (RFC 6749 §5.2)', () => {
   it.each([
     [400, 'invalid_request', /check the OAuth2 client's settings/],
-    [401, 'invalid_client', /check clientId and clientSecret/],
+    [401, 'invalid_client', /check clientId, clientSecret and that/],
     [403, 'access_denied', /check the OAuth2 client's settings/],
     [404, 'not_found', /no token endpoint there/],
     [429, 'slow_down', /too many token requests/],
@@ -308,7 +308,7 @@ describe('retries', () => {
     const { error, value } = await result;
     expect(value).toBeUndefined();
     expect(error).toMatchObject({ code: 'INVALID_TOKEN_RESPONSE', attempts: 1 });
-    expect((error as Error).message).toMatch(/expired before its answer arrived/);
+    expect((error as Error).message).toMatch(/expired in transit: check the system clock/);
   });
 
   it('leaves no timer behind after a request, whatever its outcome', async () => {
