@@ -2,6 +2,7 @@ import { describeValue, invalidConfig, type WristbandM2MError } from './errors.j
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
 import { asSecretList, type ClientSecret, secretListProblem } from './credentials/secrets.js';
 import type { TokenStore } from './store/types.js';
+import { type RoundObserver, TELEMETRY } from './telemetry.js';
 
 /** A `fetch` implementation with the shape of the global one. */
 export type FetchImplementation = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -125,6 +126,8 @@ export interface ResolvedConfig {
   tokenStoreLockWaitMs: number;
   onTokenStoreError: ((event: TokenStoreErrorEvent) => void) | undefined;
   fetch: FetchImplementation | undefined;
+  /** Set by `withOpenTelemetry()` under a symbol, which no option check sees. */
+  observer: RoundObserver | undefined;
 }
 
 const DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS = 60;
@@ -247,6 +250,7 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     tokenStoreLockWaitMs: lockWaitMs,
     onTokenStoreError: optionalFunction(config.onTokenStoreError, 'onTokenStoreError'),
     fetch: optionalFunction(config.fetch, 'fetch'),
+    observer: (config as { [TELEMETRY]?: RoundObserver })[TELEMETRY],
   };
 }
 
