@@ -56,7 +56,8 @@ export interface ObservableGaugeLike {
   removeCallback(callback: (result: ObservableResultLike) => void): void;
 }
 
-interface InstrumentOptions {
+/** The options of an instrument this module passes. */
+export interface InstrumentOptions {
   description?: string;
   unit?: string;
   advice?: { explicitBucketBoundaries?: number[] };
