@@ -10,7 +10,7 @@
 import type { RoundOutcome } from './core/round.js';
 import type { RefreshReason } from './hooks.js';
 
-export const TELEMETRY: unique symbol = Symbol.for('wristband.m2m.telemetry');
+export const TELEMETRY: unique symbol = Symbol.for('wristband.m2m');
 
 /**
  * Runs one token round: calls `run` exactly once and returns what it returns (a promise that never rejects), so it
