@@ -12,6 +12,7 @@ export default defineConfig({
     upstash: 'src/store/upstash.ts',
     testing: 'src/testing/index.ts',
     'testing-server': 'src/testing/server.ts',
+    opentelemetry: 'src/opentelemetry.ts',
   },
   format: ['esm', 'cjs'],
   target: 'es2022',

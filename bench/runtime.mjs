@@ -101,6 +101,43 @@ for (const peer of PEERS) {
     await instance.call(); // fill the cache
     subjects.push({ name: peer.name, call: peer.call, fn: instance.call, instance });
   }
+  // This package again, with OpenTelemetry on: withOpenTelemetry() with providers that count what they are asked
+  // for (the runtimes here load no OpenTelemetry SDK; the cached path calls none of it either way).
+  const own = loaded.find(({ peer }) => peer.short === 'this package');
+  if (own !== undefined) {
+    const { withOpenTelemetry } = await import('@wristband/typescript-m2m-auth/opentelemetry');
+    const span = { setAttribute() {}, setStatus() {}, end() {} };
+    const telemetry = { spans: 0, measurements: 0 };
+    const client = own.lib.createWristbandM2MClient(
+      withOpenTelemetry(
+        {
+          clientId: server.clientId,
+          clientSecret: server.clientSecret,
+          wristbandApplicationVanityDomain: server.vanityDomain,
+        },
+        {
+          tracerProvider: {
+            getTracer: () => ({ startActiveSpan: (_name, _options, fn) => (telemetry.spans++, fn(span)) }),
+          },
+          meterProvider: {
+            getMeter: () => ({
+              createHistogram: () => ({ record: () => telemetry.measurements++ }),
+              createObservableGauge: () => ({ addCallback() {}, removeCallback() {} }),
+            }),
+          },
+        },
+      ),
+    );
+    await client.getToken();
+    subjects.push({
+      name: `${own.peer.name}, with OpenTelemetry`,
+      call: 'client.getToken()',
+      fn: () => client.getToken(),
+      instance: { dispose: () => client.destroy() },
+      telemetry,
+    });
+  }
+  const telemetryBefore = subjects.map((subject) => subject.telemetry && { ...subject.telemetry });
   for (const subject of subjects) subject.ticksToSettle = await ticksToSettle(subject.fn);
   if (smoke) {
     for (const subject of subjects) {
@@ -137,6 +174,17 @@ for (const peer of PEERS) {
   const before = (await count()).requests;
   for (const subject of subjects) await subject.fn();
   results.cachedPathRequests = (await count()).requests - before;
+  // Spans started and measurements recorded by every cached call above (after the first token): none expected.
+  results.cachedPathTelemetry = subjects.flatMap((subject, i) =>
+    subject.telemetry === undefined
+      ? []
+      : [
+          subject.telemetry.spans -
+            telemetryBefore[i].spans +
+            subject.telemetry.measurements -
+            telemetryBefore[i].measurements,
+        ],
+  )[0];
   for (const subject of subjects) subject.instance?.dispose?.();
 }
 

@@ -26,6 +26,7 @@ export const EXAMPLES = {
   deno: { file: 'deno/script.ts', runtime: 'deno', start: runDenoScript },
   'cloudflare-worker': { file: 'cloudflare-worker/worker.ts', runtime: 'miniflare', start: startWorker },
   axios: { file: 'axios/reports-api.mjs', start: startAxios },
+  opentelemetry: { file: 'opentelemetry/traced.mjs', start: runTracedScript },
 };
 
 const USAGE = `Usage: npm run example -- <${Object.keys(EXAMPLES).join('|')}>`;
@@ -61,6 +62,16 @@ async function runDenoScript(env) {
     { cwd: examples, env: { ...process.env, ...env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' }, timeout: 60_000 },
   );
   return { oneShot: stdout.trim(), stop: () => undefined, banner: 'deno run deno/script.ts' };
+}
+
+/** The OpenTelemetry example is a one-shot script: it prints its two calls, then its spans and metrics. */
+async function runTracedScript(env) {
+  const { stdout } = await promisify(execFile)(process.execPath, ['opentelemetry/traced.mjs'], {
+    cwd: examples,
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+  return { oneShot: stdout.trim(), stop: () => undefined, banner: 'node opentelemetry/traced.mjs' };
 }
 
 /** The Worker in workerd (Miniflare), bundled with esbuild as wrangler would, with the servers as its bindings. */

@@ -5,6 +5,7 @@
  */
 import type { FetchImplementation } from './config.js';
 import { WristbandM2MError } from './errors.js';
+import { type ObservedInit, TELEMETRY } from './telemetry.js';
 
 /** The part of a client that an authenticated fetch needs. */
 export interface TokenSource {
@@ -74,14 +75,18 @@ export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchI
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     const url = input instanceof Request ? input.url : String(input);
     const replayable = canReplay(input, init);
-    const send = async (): Promise<{ response: Response; token: string }> => {
+    const send = async (resend?: number): Promise<{ response: Response; token: string }> => {
       // Taken before the token: this request carries a token got after that retirement.
       const retirement = lastRetirement;
       const token = await tokenFor(client, signal ?? undefined);
       const request = replayable && input instanceof Request ? input.clone() : input;
       const headers = new Headers(init?.headers ?? (request instanceof Request ? request.headers : undefined));
       headers.set('Authorization', `Bearer ${token}`);
-      const response = await (fetchImpl ?? globalThis.fetch)(request, { ...init, headers });
+      const response = await (fetchImpl ?? globalThis.fetch)(request, {
+        ...init,
+        headers,
+        [TELEMETRY]: resend,
+      } as ObservedInit);
       // The URL that rejected a token accepts a fresh one: that was a real revocation, the next may come at once.
       if (response.ok && retirement?.url === url) retirement.accepted = true;
       return { response, token };
@@ -91,7 +96,7 @@ export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchI
     if (first.response.status !== 401 || !rejectsToken(first.response)) return first.response;
     if (!retireOnUnauthorized(first.token, url) || !replayable) return first.response;
     first.response.body?.cancel().catch(() => undefined);
-    return (await send()).response;
+    return (await send(1)).response;
   };
 }
 

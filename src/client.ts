@@ -227,7 +227,9 @@ class TokenClient {
         round.deadline = now.mono + longestMs + ABANDON_GRACE_MS;
       },
     };
-    void runRound(deps, plan, controller.signal, round.detached).then((outcome) => {
+    const run = (): Promise<RoundOutcome> => runRound(deps, plan, controller.signal, round.detached);
+    const observe = this.#settings.observer;
+    void (observe ? observe(reason, run) : run()).then((outcome) => {
       const finished = this.#finish(round, reason, outcome, now);
       // Live until its callers resume (after the store write, at most): destroy() still reaches them meanwhile.
       void finished.catch(noop).then(() => this.#rounds?.delete(round.seq));

@@ -2,6 +2,7 @@ import { describeValue, invalidConfig, WHITESPACE_AROUND, type WristbandM2MError
 import type { TokenRefreshedEvent, TokenRefreshFailedEvent, TokenStoreErrorEvent } from './hooks.js';
 import { asSecretList, type ClientSecret, secretListProblem } from './credentials/secrets.js';
 import type { TokenStore } from './store/types.js';
+import { type RoundObserver, TELEMETRY } from './telemetry.js';
 
 /** A `fetch` implementation with the shape of the global one. */
 export type FetchImplementation = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -129,6 +130,8 @@ export interface ResolvedConfig {
   tokenStoreLockWaitMs: number;
   onTokenStoreError: ((event: TokenStoreErrorEvent) => void) | undefined;
   fetch: FetchImplementation | undefined;
+  /** Set by `withOpenTelemetry()` under a symbol, which no option check sees. */
+  observer: RoundObserver | undefined;
 }
 
 const DEFAULT_TOKEN_EXPIRATION_BUFFER_SECONDS = 60;
@@ -250,6 +253,7 @@ export function resolveConfig(config: WristbandM2MClientConfig): ResolvedConfig 
     tokenStoreLockWaitMs,
     onTokenStoreError: optionalFunction(config, 'onTokenStoreError'),
     fetch: optionalFunction(config, 'fetch'),
+    observer: (config as { [TELEMETRY]?: RoundObserver })[TELEMETRY],
   };
 }
 

@@ -36,6 +36,7 @@ interface Runtime {
   loadErrors: Record<string, string>;
   cached: { name: string; call: string; ticksToSettle: number }[];
   cachedPathRequests: number;
+  cachedPathTelemetry: number;
   coldHerd: Herd[];
   outageHerd: Herd[];
   rotation: Rotation[];
@@ -70,14 +71,18 @@ it('runs on Node and loads every peer there', () => {
 });
 
 it('measures both floors and every peer, each through its own call expression', () => {
-  expect(node.cached).toHaveLength(6);
+  // 2 floors, 4 libraries, and this package again with OpenTelemetry on.
+  expect(node.cached).toHaveLength(7);
   expect(node.cached.find((c) => c.name === ours)?.call).toBe('client.getToken()');
+  expect(node.cached.find((c) => c.name === `${ours}, with OpenTelemetry`)?.call).toBe('client.getToken()');
   // A cached answer settles within microtask ticks, never on I/O.
   for (const c of node.cached) expect(c.ticksToSettle).toBeLessThan(1_000);
 });
 
 it('makes no token request on any cached path', () => {
   expect(node.cachedPathRequests).toBe(0);
+  // nor any telemetry work with OpenTelemetry on: no span started, nothing measured
+  expect(node.cachedPathTelemetry).toBe(0);
 });
 
 it('answers a cold herd with exactly 1 request, every caller with a token', () => {

@@ -201,7 +201,7 @@ describe('one command each', () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
 
   // `npm run example -- <name>` is `tsup && node examples/run.mjs <name>`; the global setup has built dist/.
-  it.each(['express', 'bun', 'deno', 'cloudflare-worker', 'axios'])(
+  it.each(['express', 'bun', 'deno', 'cloudflare-worker', 'axios', 'opentelemetry'])(
     'node examples/run.mjs %s starts the local servers, runs the example against them and exits 0',
     async (name) => {
       const { stdout } = await promisify(execFile)(process.execPath, ['examples/run.mjs', name], {
@@ -220,7 +220,9 @@ describe('one command each', () => {
       (e) => e,
     );
     expect(error.code).toBe(2);
-    expect(error.stderr).toContain('Usage: npm run example -- <express|bun|deno|cloudflare-worker|axios>');
+    expect(error.stderr).toContain(
+      'Usage: npm run example -- <express|bun|deno|cloudflare-worker|axios|opentelemetry>',
+    );
   });
 
   it('npm run token-server prints its URLs and the demo credentials, serves tokens, and stops on SIGTERM', async () => {

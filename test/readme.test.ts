@@ -91,6 +91,7 @@ function tsconfig(mode: (typeof MODES)[number]) {
         '@wristband/typescript-m2m-auth/upstash': lib('src/store/upstash.ts'),
         '@wristband/typescript-m2m-auth/testing': lib('src/testing/index.ts'),
         '@wristband/typescript-m2m-auth/testing/server': lib('src/testing/server.ts'),
+        '@wristband/typescript-m2m-auth/opentelemetry': lib('src/opentelemetry.ts'),
         // Their real types (nodenext needs the declaration file itself, not the folder).
         ioredis: lib('node_modules/ioredis/built/index.d.ts'),
         redis: lib('node_modules/redis/dist/index.d.ts'),
@@ -98,6 +99,7 @@ function tsconfig(mode: (typeof MODES)[number]) {
         '@aws-sdk/lib-dynamodb': lib('node_modules/@aws-sdk/lib-dynamodb/dist-types/index.d.ts'),
         '@upstash/redis': lib('node_modules/@upstash/redis/nodejs.d.ts'),
         axios: lib('examples/node_modules/axios/index.d.ts'),
+        '@opentelemetry/api': lib('node_modules/@opentelemetry/api/build/src/index.d.ts'),
       },
     },
     files: ['prelude.d.ts', 'modules.d.ts', 'auth.ts', ...blocks.map((b) => b.file)],

@@ -1,6 +1,6 @@
 // The runtime matrix (test/runtimes/matrix.mjs) inside the suite: one test per runtime and check, on dist/.
 import { beforeAll, expect, it } from 'vitest';
-import { IDLE_CHECK, JSR_CHECK, processRuntimes, runMatrix, WORKER_CHECKS } from './runtimes/matrix.mjs';
+import { IDLE_CHECK, JSR_CHECK, OTEL_CHECK, processRuntimes, runMatrix, WORKER_CHECKS } from './runtimes/matrix.mjs';
 import { CHECKS } from './runtimes/scenario.mjs';
 
 interface Row {
@@ -12,10 +12,12 @@ interface Row {
 
 const expected: [string, string][] = [
   ...processRuntimes().flatMap((runtime) =>
-    [...CHECKS, ...(runtime.idle ? [IDLE_CHECK] : [])].map((check): [string, string] => [runtime.name, check]),
+    [...CHECKS, ...(runtime.idle ? [IDLE_CHECK] : []), ...(runtime.entry === 'entry.mjs' ? [OTEL_CHECK] : [])].map(
+      (check): [string, string] => [runtime.name, check],
+    ),
   ),
   ['Deno', JSR_CHECK],
-  ...[...WORKER_CHECKS, ...CHECKS].map((check): [string, string] => ['workerd', check]),
+  ...[...WORKER_CHECKS, ...CHECKS, OTEL_CHECK].map((check): [string, string] => ['workerd', check]),
 ];
 
 let rows: Row[] = [];

@@ -6,6 +6,7 @@ import { type FetchImplementation, isLoopbackHost } from '../config.js';
 import { parseRetryAfter } from '../core/schedule.js';
 import { basicAuthorization, type Redactor } from '../credentials/redact.js';
 import { abortError, isRejectedCredential, restated, WristbandM2MError } from '../errors.js';
+import { type ObservedInit, TELEMETRY } from '../telemetry.js';
 import { pause, within } from '../timers.js';
 import { type IssuedToken, isUsableAccessToken, parseJsonObject, usableLifetime } from '../token.js';
 
@@ -104,7 +105,8 @@ export function createTokenRequester(config: TokenRequestSettings, redactor: Red
         // A redirect would resend the credentials to wherever it points; it is answered as an error instead.
         redirect: 'manual',
         signal,
-      });
+        [TELEMETRY]: attempt - 1,
+      } as ObservedInit);
     } catch (cause) {
       throw unreachable(cause, attempt);
     }

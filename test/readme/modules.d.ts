@@ -42,16 +42,32 @@ declare module 'pino' {
   export default function pino(): { info: Log; warn: Log; error: Log };
 }
 
-declare module '@opentelemetry/api' {
-  type Attributes = Record<string, string | number | boolean | undefined>;
-  interface Meter {
-    createCounter(name: string, options?: { unit?: string }): { add(value: number, attributes?: Attributes): void };
-    createHistogram(
-      name: string,
-      options?: { unit?: string },
-    ): { record(value: number, attributes?: Attributes): void };
+// @opentelemetry/api is a devDependency, mapped to its real declarations; these parts of the OpenTelemetry Node SDK
+// and its OTLP exporters are not installed.
+declare module '@opentelemetry/sdk-node' {
+  export class NodeSDK {
+    constructor(options: { serviceName?: string; traceExporter?: unknown; metricReader?: unknown });
+    start(): void;
+    shutdown(): Promise<void>;
   }
-  export const metrics: { getMeter(name: string): Meter };
+}
+
+declare module '@opentelemetry/sdk-metrics' {
+  export class PeriodicExportingMetricReader {
+    constructor(options: { exporter: unknown; exportIntervalMillis?: number });
+  }
+}
+
+declare module '@opentelemetry/exporter-trace-otlp-http' {
+  export class OTLPTraceExporter {
+    constructor(options?: { url?: string });
+  }
+}
+
+declare module '@opentelemetry/exporter-metrics-otlp-http' {
+  export class OTLPMetricExporter {
+    constructor(options?: { url?: string });
+  }
 }
 
 declare module '@aws-sdk/client-secrets-manager' {

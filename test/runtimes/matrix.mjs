@@ -3,11 +3,13 @@
 // git-ignored .tools/ on first use and reused after. `node test/runtimes/matrix.mjs` prints the table and ends with
 // an `N passed, M failed` line; test/runtimes.test.ts runs the same matrix inside the suite.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { startTokenServer } from '../../demo/token-server.mjs';
 import { CHECKS } from './scenario.mjs';
 
@@ -24,6 +26,8 @@ const TOOL_PACKAGES = {
   miniflare: 'miniflare@4.20260426.0',
 };
 
+/** Run on each ESM process runtime and in workerd: see otel-check.mjs. */
+export const OTEL_CHECK = 'OpenTelemetry: round and request spans with their parents, histograms and health gauges';
 export const IDLE_CHECK = 'an idle process with background refresh exits by itself';
 export const WORKER_CHECKS = [
   'starts with a module-scope client and background refresh configured',
@@ -168,6 +172,63 @@ export async function disposeMiniflare(mf) {
   }
 }
 
+/**
+ * Bundles otel-entry.mjs and otel-worker.mjs with the OpenTelemetry SDK (from the root node_modules) and dist/ into
+ * a temporary folder: every runtime then loads one file, with only its built-ins (node:async_hooks) left out.
+ * Resolves with the two files and a function that removes them.
+ */
+export async function bundleOtelCheck() {
+  const dir = mkdtempSync(join(tmpdir(), 'm2m-otel-'));
+  const files = { process: join(dir, 'otel-entry.mjs'), worker: join(dir, 'otel-worker.mjs') };
+  for (const [name, outfile] of [
+    ['otel-entry.mjs', files.process],
+    ['otel-worker.mjs', files.worker],
+  ]) {
+    await build({
+      entryPoints: [here(name)],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      // The SDK's browser builds: its Node builds import util, os and crypto, which workerd does not have.
+      platform: 'browser',
+      external: ['node:async_hooks', 'cloudflare:workers'],
+      logLevel: 'silent',
+    });
+  }
+  return { files, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs the OpenTelemetry check on one process runtime, from its bundle. */
+export async function runOtelProcess(runtime, server, file) {
+  try {
+    const { ok, detail } = await runChild(runtime.command(file), server, 30_000);
+    return { runtime: runtime.name, check: OTEL_CHECK, ok, detail };
+  } catch (error) {
+    return { runtime: runtime.name, check: OTEL_CHECK, ok: false, detail: error.message };
+  }
+}
+
+/** Runs the OpenTelemetry check in workerd, from its bundle, with AsyncLocalStorage on (`nodejs_als`). */
+export async function runOtelWorkerd(server, file) {
+  const { Miniflare } = createRequire(`${tools}/miniflare/`)('miniflare');
+  let mf;
+  try {
+    mf = new Miniflare({
+      modules: true,
+      script: readFileSync(file, 'utf8'),
+      compatibilityDate: '2025-09-01',
+      compatibilityFlags: ['nodejs_als'],
+      bindings: { CLIENT_ID: server.clientId, CLIENT_SECRET: server.clientSecret, VANITY_DOMAIN: server.vanityDomain },
+    });
+    const { ok, detail } = await (await mf.dispatchFetch('http://worker/')).json();
+    return { runtime: 'workerd', check: OTEL_CHECK, ok, detail };
+  } catch (error) {
+    return { runtime: 'workerd', check: OTEL_CHECK, ok: false, detail: error.message };
+  } finally {
+    await disposeMiniflare(mf).catch(() => undefined);
+  }
+}
+
 /** Runs the Worker in workerd through Miniflare: module-scope client, scenario in the handler, shared token. */
 export async function runWorkerd(server) {
   const name = 'workerd';
@@ -220,10 +281,12 @@ export async function runMatrix(log = () => undefined) {
   const server = await startTokenServer({ clientId: 'matrix-client', clientSecret: 'matrix sécret/+=' });
   const details = { clientId: server.clientId, clientSecret: server.clientSecret, vanityDomain: server.vanityDomain };
   const rows = [];
+  const otel = await bundleOtelCheck();
   try {
     for (const runtime of processRuntimes()) {
       log(`running ${runtime.name}`);
       rows.push(...(await runProcessRuntime(runtime, details)));
+      if (runtime.entry === 'entry.mjs') rows.push(await runOtelProcess(runtime, details, otel.files.process));
     }
     log('running deno publish --dry-run');
     rows.push(await runJsrDryRun());
@@ -236,7 +299,9 @@ export async function runMatrix(log = () => undefined) {
         },
       })),
     );
+    rows.push(await runOtelWorkerd(details, otel.files.worker));
   } finally {
+    otel.remove();
     await server.close();
   }
   return rows;
