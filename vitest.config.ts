@@ -28,7 +28,7 @@ const NEEDS: Record<string, Need[]> = {
   'test/demo.test.ts': ['dist'], // demo/demo.mjs imports dist/
   'test/docs-site.test.ts': ['chromium'], // the built docs site, opened in headless Chromium
   'test/errors.test.ts': ['dist'], // loads dist/index.js and dist/index.cjs
-  'test/examples.test.ts': ['dist', 'runtimes', 'examples-deps'], // Express, Bun, Deno, workerd, axios
+  'test/examples.test.ts': ['redis-server', 'dist', 'runtimes', 'examples-deps'], // Express, Bun, Deno, workerd, axios; the store fleets
   'test/package.test.ts': ['dist'], // publint, attw, npm pack, consumers compiled against the tarball
   'test/readme.test.ts': ['examples-deps'], // the README blocks compile against axios's types from examples/
   'test/redis-recipe.test.ts': ['redis-server', 'dist'], // test/fixtures/redis-recipe.mjs imports dist/
