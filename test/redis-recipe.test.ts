@@ -83,8 +83,8 @@ function fleetProcess(recipe: (typeof RECIPES)[number], redisUrl: string, vanity
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const answers = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<{ step: string; token?: string; error?: string }> => {
-    const line = await Promise.race([answers.next(), exited.then(() => ({ done: true, value: undefined }))]);
-    if (line.done) throw new Error(`the process ended early: ${stderr}`);
+    const line = await Promise.race([answers.next(), exited.then(() => ({ done: true as const, value: undefined }))]);
+    if (line.done || line.value === undefined) throw new Error(`the process ended early: ${stderr}`);
     return JSON.parse(line.value);
   };
   return {
