@@ -27,6 +27,7 @@ const NEEDS: Record<string, Need[]> = {
   'test/cli.test.ts': ['dist'], // bin/wristband-m2m.mjs imports dist/
   'test/cloudflare-kv.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
   'test/demo.test.ts': ['dist'], // demo/demo.mjs imports dist/
+  'test/docs-js.test.ts': ['dist', 'examples-deps'], // runs the JavaScript Express recipe with express from examples/
   'test/docs-site.test.ts': ['chromium'], // the built docs site, opened in headless Chromium
   'test/errors.test.ts': ['dist'], // loads dist/index.js and dist/index.cjs
   'test/examples.test.ts': ['redis-server', 'dist', 'runtimes', 'examples-deps'], // Express, Bun, Deno, workerd, axios; the store fleets
