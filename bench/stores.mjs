@@ -365,24 +365,51 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
 }
 
 /**
- * Writes this run's read figures into the "A read, measured here" cells of docs/stores.md's "Choose a store" table,
- * so the guide quotes exactly what BENCHMARKS.md holds (test/docs-figures.test.ts compares the two). A row is matched
- * by its store's entry point (`/redis` takes the ioredis figure); a store that did not run keeps its cell.
+ * Writes this run's figures into the guides that quote them, so they say exactly what BENCHMARKS.md holds
+ * (test/docs-figures.test.ts compares them): the "A read, measured here" cells of docs/stores.md's "Choose a store"
+ * table (a row matched by its store's entry point; `/redis` takes the ioredis figure; a store that did not run keeps
+ * its cell), and the cold-start figures between the bench:lambda-cold-start markers of docs/lambda.md.
  */
-export function updateStoresGuide(r, path = `${root}docs/stores.md`) {
-  const text = readFileSync(path, 'utf8');
-  const updated = text
-    .split('\n')
-    .map((line) => {
-      const cells = line.split(' | ');
-      const entry = /^`(\/[\w-]+)`:/.exec(cells[1] ?? '')?.[1];
-      const store = r.stores.find((s) => s.entry === entry && !s.error);
-      if (!line.startsWith('| ') || !store || cells.length < 7) return line;
-      cells[5] = readFigure(store.readMs);
-      return cells.join(' | ');
-    })
-    .join('\n');
-  if (updated !== text) writeFileSync(path, updated);
+export function updateStoresGuide(r, docs = `${root}docs/`) {
+  const rewrite = (path, change) => {
+    const text = readFileSync(path, 'utf8');
+    const updated = change(text);
+    if (updated !== text) writeFileSync(path, updated);
+  };
+  rewrite(`${docs}stores.md`, (text) =>
+    text
+      .split('\n')
+      .map((line) => {
+        const cells = line.split(' | ');
+        const entry = /^`(\/[\w-]+)`:/.exec(cells[1] ?? '')?.[1];
+        const store = r.stores.find((s) => s.entry === entry && !s.error);
+        if (!line.startsWith('| ') || !store || cells.length < 7) return line;
+        cells[5] = readFigure(store.readMs);
+        return cells.join(' | ');
+      })
+      .join('\n'),
+  );
+  const dynamodb = r.stores.find((s) => s.id === 'dynamodb' && !s.error);
+  if (r.endpoint && dynamodb) {
+    rewrite(`${docs}lambda.md`, (text) =>
+      text.replace(
+        /(<!-- bench:lambda-cold-start[^\n]*-->\n)[\s\S]*?(<!-- \/bench:lambda-cold-start -->)/,
+        (_all, open, close) => `${open}${lambdaColdStart(r.endpoint, dynamodb)}\n${close}`,
+      ),
+    );
+  }
+}
+
+/** The cold-start lines of docs/lambda.md, from the "none" and DynamoDB rows of the shared stores' section. */
+export function lambdaColdStart(endpoint, dynamodb) {
+  return [
+    `- from the token endpoint, without a store: ${readFigure(endpoint.firstFromEndpointMs)} (the local token server on`,
+    "  loopback, answering at once; Wristband adds its network round trip). A process's first `fetch()` is slower than",
+    '  the next ones: Node loads its HTTP client then;',
+    `- from DynamoDB, a token another environment stored: ${readFigure(dynamodb.firstFromStoreMs)} (dynalite on the same`,
+    '  machine, through the AWS SDK v3, whose first call in a process is far slower than the next ones);',
+    `- ${FLEET} cold environments at once: ${endpoint.fleetRequests} token requests without a store, ${dynamodb.fleetRequests} with DynamoDB.`,
+  ].join('\n');
 }
 
 /** A read figure as BENCHMARKS.md and docs/stores.md print it. */

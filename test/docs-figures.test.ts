@@ -82,6 +82,25 @@ describe('figures in the docs match BENCHMARKS.md', () => {
     }
   });
 
+  it("docs/lambda.md's cold-start figures are the shared stores' section of BENCHMARKS.md", () => {
+    const section = benchmarks.slice(benchmarks.indexOf('\n## Shared stores'));
+    expect(section.length, 'BENCHMARKS.md has no "## Shared stores" section: run npm run bench').toBeLessThan(
+      benchmarks.length,
+    );
+    const cells = (subject: string) =>
+      section
+        .split('\n')
+        .find((l) => l.startsWith(`| ${subject} |`))
+        ?.split('|')
+        .map((cell) => cell.trim()) ?? [];
+    const [none, dynamodb] = [cells('none'), cells('DynamoDB')];
+    const lambda = read('docs/lambda.md');
+    const block = lambda.slice(lambda.indexOf('<!-- bench:lambda-cold-start'), lambda.indexOf('<!-- /bench:lambda'));
+    expect(block).toContain(`without a store: ${none[6]} `);
+    expect(block).toContain(`another environment stored: ${dynamodb[5]} `);
+    expect(block).toContain(`${none[4]} token requests without a store, ${dynamodb[4]} with DynamoDB.`);
+  });
+
   it('no other document quotes a bundle size or a per-client memory figure of its own', () => {
     for (const { path, text } of documents) {
       if (path === 'docs/performance.md') continue;
