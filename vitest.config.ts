@@ -16,19 +16,21 @@ import { configDefaults, defineConfig, type TestProjectInlineConfiguration } fro
 //   bench-deps     npm ci in bench/ (mitata, the peer libraries)
 //   chromium       Debian's headless Chromium (apt-get installs it when it may, as redis-server), and the docs site
 //                  built into docs/api/ by npm run docs
+//   wrangler       wrangler 4.86.0 installed from npm into the git-ignored .tools/wrangler/
 //
 // Every *.test.ts under test/, in any subfolder, is in the `unit` project (no global setup) unless NEEDS lists it.
 // A new file that loads dist/ (a child process, a Worker), anything from .tools/, examples/ or bench/, or starts
 // redis-server must be listed here, or it fails on a fresh clone and passes on a machine that ran the suite before.
-type Need = 'redis-server' | 'dist' | 'runtimes' | 'examples-deps' | 'bench-deps' | 'chromium';
+type Need = 'redis-server' | 'dist' | 'runtimes' | 'examples-deps' | 'bench-deps' | 'chromium' | 'wrangler';
 const NEEDS: Record<string, Need[]> = {
   'test/bench.test.ts': ['dist', 'bench-deps'], // bench/run.mjs --smoke: the peers from bench/, the size of dist/
   'test/cli.test.ts': ['dist'], // bin/wristband-m2m.mjs imports dist/
   'test/cloudflare-kv.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
   'test/demo.test.ts': ['dist'], // demo/demo.mjs imports dist/
+  'test/docs-js.test.ts': ['dist', 'examples-deps'], // runs the JavaScript Express recipe with express from examples/
   'test/docs-site.test.ts': ['chromium'], // the built docs site, opened in headless Chromium
   'test/errors.test.ts': ['dist'], // loads dist/index.js and dist/index.cjs
-  'test/examples.test.ts': ['dist', 'runtimes', 'examples-deps'], // Express, Bun, Deno, workerd, axios
+  'test/examples.test.ts': ['redis-server', 'dist', 'runtimes', 'examples-deps'], // Express, Bun, Deno, workerd, axios; the store fleets
   'test/package.test.ts': ['dist'], // publint, attw, npm pack, consumers compiled against the tarball
   'test/readme.test.ts': ['examples-deps'], // the README blocks compile against axios's types from examples/
   'test/redis-recipe.test.ts': ['redis-server', 'dist'], // test/fixtures/redis-recipe.mjs imports dist/
@@ -44,10 +46,11 @@ const NEEDS: Record<string, Need[]> = {
   'test/timers.test.ts': ['dist'], // one test: an idle child process on dist/ exits by itself
   'test/workers-refresh.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
   'test/workers-isolate.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
+  'test/wrangler.test.ts': ['wrangler'], // wrangler dev on the Worker examples, copied without dist/ or node_modules
 };
 
 /** The order a project meets its needs in: one that cannot get redis-server says so before it builds anything. */
-const ORDER: Need[] = ['redis-server', 'chromium', 'dist', 'runtimes', 'examples-deps', 'bench-deps'];
+const ORDER: Need[] = ['redis-server', 'chromium', 'dist', 'runtimes', 'examples-deps', 'bench-deps', 'wrangler'];
 
 const shared = { environment: 'node', testTimeout: 15_000 } as const;
 

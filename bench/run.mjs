@@ -4,7 +4,9 @@
 // Node-only figures (memory per client, bundle size, import time, long-run memory) and writes BENCHMARKS.md.
 //   node --expose-gc bench/run.mjs [--smoke] [--json FILE] [--runtimes node,deno,bun]
 // --smoke: few iterations and short token lifetimes, only to keep the harness working (test/bench.test.ts); it
-// prints the report but does not write BENCHMARKS.md.
+// prints the report but does not write BENCHMARKS.md, and skips the shared stores unless --stores is given.
+// The shared stores (bench/stores.mjs) run each store against its engine; a full run also writes their read figures
+// into docs/stores.md's "Choose a store" table.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -13,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { PEERS } from './peers.mjs';
 import { measureSize } from './size.mjs';
+import { measureStores, storesReport, updateStoresGuide } from './stores.mjs';
 import { startBenchTokenServer } from './token-server.mjs';
 
 /** Issue 14's ceiling for `createWristbandM2MClient` alone, minified and gzipped: 6.5 KiB. */
@@ -132,12 +135,15 @@ const soakArgs = SMOKE ? ['10000', '10'] : ['1000000', '1000'];
 results.soak = JSON.parse(
   execFileSync(process.execPath, ['--expose-gc', `${root}test/soak.mjs`, ...soakArgs], { encoding: 'utf8' }),
 );
+// Shared stores against their engines (bench/stores.mjs): reads, a cold fleet of 8, a cold member's first token.
+if (!SMOKE || process.argv.includes('--stores')) results.stores = await measureStores();
 results.totalSeconds = (performance.now() - startedAt) / 1000;
 
 const markdown = report(results);
 console.log(markdown);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
 if (!SMOKE) writeFileSync(`${root}BENCHMARKS.md`, benchmarksFile(markdown));
+if (!SMOKE && results.stores) updateStoresGuide(results.stores);
 
 /** Runs a runtime's child; resolves with its last stdout line as JSON. */
 function runChild(argv, lastArg) {
@@ -295,6 +301,7 @@ function report(r) {
       `${r.soak.requests} token requests, ${(r.soak.heapGrowthBytes / 1024).toFixed(0)} KiB retained after GC, ` +
       `${r.soak.abortListenersLeft} abort listeners and ${r.soak.timersAfter} timer left.`,
   );
+  if (r.stores) lines.push('', ...storesReport(r.stores));
   return lines.join('\n');
 }
 
@@ -363,6 +370,7 @@ function benchmarksFile(generated) {
 
 \`\`\`sh
 npm run bench   # = tsup && npm ci --prefix bench (first time) && node --expose-gc bench/run.mjs
+node bench/stores.mjs   # the shared stores' section alone (after npx tsup), printed, not written
 \`\`\`
 
 One run on one machine writes this file: the tables below are that run's output, unedited. The benchmark lives in

@@ -54,6 +54,53 @@ describe('figures in the docs match BENCHMARKS.md', () => {
     expect(performance).toContain(`importing the package takes ${footprint[3]} on Node`);
   });
 
+  it("docs/stores.md's read figures are the shared stores' section of BENCHMARKS.md", () => {
+    // bench/run.mjs writes both from one run (bench/stores.mjs, updateStoresGuide); a store that could not run there
+    // is 'not run' in BENCHMARKS.md and must not be quoted.
+    const section = '## Shared stores';
+    expect(benchmarks, `BENCHMARKS.md has no "${section}" section: run npm run bench`).toContain(`\n${section}`);
+    const guide = read('docs/stores.md');
+    const table = guide.slice(guide.indexOf('## Choose a store'), guide.indexOf('"Measured here"'));
+    const quoted = table
+      .split('\n')
+      .map((line) => line.split(' | '))
+      .filter((cells) => /^`\/[\w-]+`:/.test(cells[1] ?? ''));
+    expect(quoted.length).toBeGreaterThanOrEqual(6);
+    for (const cells of quoted) {
+      const entry = /^`(\/[\w-]+)`/.exec(cells[1]!)![1]!;
+      if (entry === '/cloudflare-kv') {
+        expect(cells[5], entry).toBe('not measured'); // no lock: not in the bench
+        continue;
+      }
+      // The first row of that entry point: for /redis, ioredis.
+      const line = benchmarks
+        .slice(benchmarks.indexOf(`\n${section}`))
+        .split('\n')
+        .find((l) => l.includes(`| \`${entry}\` |`));
+      expect(line, `${section} / ${entry}`).toBeDefined();
+      expect(cells[5], entry).toBe(line!.split('|').map((cell) => cell.trim())[3]);
+    }
+  });
+
+  it("docs/lambda.md's cold-start figures are the shared stores' section of BENCHMARKS.md", () => {
+    const section = benchmarks.slice(benchmarks.indexOf('\n## Shared stores'));
+    expect(section.length, 'BENCHMARKS.md has no "## Shared stores" section: run npm run bench').toBeLessThan(
+      benchmarks.length,
+    );
+    const cells = (subject: string) =>
+      section
+        .split('\n')
+        .find((l) => l.startsWith(`| ${subject} |`))
+        ?.split('|')
+        .map((cell) => cell.trim()) ?? [];
+    const [none, dynamodb] = [cells('none'), cells('DynamoDB')];
+    const lambda = read('docs/lambda.md');
+    const block = lambda.slice(lambda.indexOf('<!-- bench:lambda-cold-start'), lambda.indexOf('<!-- /bench:lambda'));
+    expect(block).toContain(`without a store: ${none[6]} `);
+    expect(block).toContain(`another environment stored: ${dynamodb[5]} `);
+    expect(block).toContain(`${none[4]} token requests without a store, ${dynamodb[4]} with DynamoDB.`);
+  });
+
   it('no other document quotes a bundle size or a per-client memory figure of its own', () => {
     for (const { path, text } of documents) {
       if (path === 'docs/performance.md') continue;

@@ -1,5 +1,6 @@
 // Runs every program in examples/ against the local token server and the demo's protected API, so the recipes
-// the README points to keep working: Express on Node, a Bun server, a Deno script and a Worker in workerd.
+// the README points to keep working: Express on Node, a Bun server, a Deno script and a Worker in workerd, and one
+// fleet per shared store, each on its real engine.
 // The global setup has installed the runtimes and the examples' dependencies.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -138,7 +139,14 @@ describe('examples/', () => {
     const { EXAMPLES } = await import('../examples/run.mjs');
     const folders = readdirSync(examples, { withFileTypes: true })
       // testing/ holds the test kit's examples, run by `npm run test:kit` below rather than as a server.
-      .filter((entry) => entry.isDirectory() && entry.name !== 'node_modules' && entry.name !== 'testing')
+      // A hidden folder is no example: test/docs-js.test.ts, running alongside, runs recipes in a .docs-js-* folder.
+      .filter(
+        (entry) =>
+          entry.isDirectory() &&
+          !entry.name.startsWith('.') &&
+          entry.name !== 'node_modules' &&
+          entry.name !== 'testing',
+      )
       .map((entry) => entry.name);
     expect(Object.keys(EXAMPLES).sort()).toEqual(folders.sort());
     for (const { file } of Object.values(EXAMPLES) as { file: string }[])
@@ -215,13 +223,31 @@ describe('one command each', () => {
     90_000,
   );
 
+  // A store example runs a fleet of 4 cold instances on the store's real engine (redis-server, the emulated Upstash
+  // REST API in front of it, dynalite, Deno KV on one file, a Durable Object in workerd): they make 1 token request
+  // between them, and after every token is revoked, 1 more for the whole fleet.
+  it.each(['redis', 'upstash', 'dynamodb', 'deno-kv', 'durable-object'])(
+    'node examples/run.mjs %s: 4 cold instances sharing the store make 1 token request, and 1 after a revocation',
+    async (name) => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['examples/run.mjs', name], {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: '1' },
+        timeout: 90_000,
+      });
+      expect(stdout).toContain('Token requests: 1 for 4 cold instances');
+      expect(stdout).toMatch(/Token requests: 2\n/);
+      expect(stdout.trim().split('\n').at(-1)).toBe('The example works.');
+    },
+    120_000,
+  );
+
   it('node examples/run.mjs with an unknown name prints the usage and exits 2', async () => {
     const error = await promisify(execFile)(process.execPath, ['examples/run.mjs', 'rails'], { cwd: root }).catch(
       (e) => e,
     );
     expect(error.code).toBe(2);
     expect(error.stderr).toContain(
-      'Usage: npm run example -- <express|bun|deno|cloudflare-worker|axios|opentelemetry>',
+      'Usage: npm run example -- <express|bun|deno|cloudflare-worker|axios|opentelemetry|redis|upstash|dynamodb|deno-kv|durable-object>',
     );
   });
 

@@ -4,6 +4,7 @@
 // Run: npm run example -- cloudflare-worker (in workerd through Miniflare), or with wrangler, which bundles it:
 //   npm run token-server   # in one terminal: the local token server on :8790 and the API on :8791
 //   cd examples/cloudflare-worker && cp .dev.vars.example .dev.vars && npx wrangler@4.86.0 dev
+// (wrangler.toml maps the package to ../../src, so a fresh clone needs no build or install first).
 import { env } from 'cloudflare:workers';
 import { createWristbandM2MClient } from '@wristband/typescript-m2m-auth';
 
