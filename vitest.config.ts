@@ -25,7 +25,7 @@ type Need = 'redis-server' | 'dist' | 'runtimes' | 'examples-deps' | 'bench-deps
 const NEEDS: Record<string, Need[]> = {
   'test/bench.test.ts': ['dist', 'bench-deps'], // bench/run.mjs --smoke: the peers from bench/, the size of dist/
   'test/cli.test.ts': ['dist'], // bin/wristband-m2m.mjs imports dist/
-  'test/cloudflare-kv.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
+  'test/store/cloudflare-kv.test.ts': ['dist', 'runtimes'], // Miniflare from .tools/; the Worker imports dist/
   'test/demo.test.ts': ['dist'], // demo/demo.mjs imports dist/
   'test/docs-js.test.ts': ['dist', 'examples-deps'], // runs the JavaScript Express recipe with express from examples/
   'test/docs-site.test.ts': ['chromium'], // the built docs site, opened in headless Chromium
@@ -34,7 +34,7 @@ const NEEDS: Record<string, Need[]> = {
   'test/package.test.ts': ['dist'], // publint, attw, npm pack, consumers compiled against the tarball
   'test/readme.test.ts': ['examples-deps'], // the README blocks compile against axios's types from examples/
   'test/redis-recipe.test.ts': ['redis-server', 'dist'], // test/fixtures/redis-recipe.mjs imports dist/
-  'test/redis.test.ts': ['redis-server', 'dist'], // test/fleet-worker.mjs imports dist/
+  'test/store/redis.test.ts': ['redis-server', 'dist'], // test/fleet-worker.mjs imports dist/
   'test/runtimes.test.ts': ['dist', 'runtimes'], // the runtime matrix
   'test/soak.test.ts': ['dist'], // test/soak.mjs imports dist/
   'test/store/deno-kv.test.ts': ['dist', 'runtimes'], // Deno from .tools/; test/store/deno-kv-process.mjs imports dist/

@@ -376,19 +376,14 @@ export function updateStoresGuide(r, docs = `${root}docs/`) {
     const updated = change(text);
     if (updated !== text) writeFileSync(path, updated);
   };
-  rewrite(`${docs}stores.md`, (text) =>
-    text
-      .split('\n')
-      .map((line) => {
-        const cells = line.split(' | ');
-        const entry = /^`(\/[\w-]+)`:/.exec(cells[1] ?? '')?.[1];
+  for (const path of [`${docs}stores.md`, `${docs}../README.md`]) {
+    rewrite(path, (text) =>
+      rewriteColumn(text, READ_COLUMN, (entry) => {
         const store = r.stores.find((s) => s.entry === entry && !s.error);
-        if (!line.startsWith('| ') || !store || cells.length < 7) return line;
-        cells[5] = readFigure(store.readMs);
-        return cells.join(' | ');
-      })
-      .join('\n'),
-  );
+        return store && readFigure(store.readMs);
+      }),
+    );
+  }
   const dynamodb = r.stores.find((s) => s.id === 'dynamodb' && !s.error);
   if (r.endpoint && dynamodb) {
     rewrite(`${docs}lambda.md`, (text) =>
@@ -398,6 +393,37 @@ export function updateStoresGuide(r, docs = `${root}docs/`) {
       ),
     );
   }
+}
+
+/** The title of the "Choose a store" tables' column that quotes a read measured here (README.md, docs/stores.md). */
+export const READ_COLUMN = 'A read, measured here';
+
+/**
+ * Rewrites the cell under `title` in every row of a Markdown table whose second cell names an entry point
+ * (`` `/redis`: ... ``) with `figure(entry)`, where that gives one; the column is found by its header, so tables of
+ * different widths share this.
+ */
+export function rewriteColumn(text, title, figure) {
+  let column = -1;
+  return text
+    .split('\n')
+    .map((line) => {
+      if (!line.startsWith('| ')) {
+        column = -1;
+        return line;
+      }
+      const cells = line.split(' | ');
+      if (column < 0) {
+        column = cells.indexOf(title);
+        return line;
+      }
+      const entry = /^`(\/[\w-]+)`:/.exec(cells[1] ?? '')?.[1];
+      const value = entry && column > 0 ? figure(entry) : undefined;
+      if (value === undefined) return line;
+      cells[column] = value;
+      return cells.join(' | ');
+    })
+    .join('\n');
 }
 
 /** The cold-start lines of docs/lambda.md, from the "none" and DynamoDB rows of the shared stores' section. */

@@ -4,12 +4,18 @@
 // and skips the steps that need a scripted server.
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadEnvFile } from '../bin/env-file.mjs';
 import { createMemoryTokenStore, createWristbandM2MClient, WristbandM2MError } from '../dist/index.js';
 import { startTestTokenServer } from '../dist/testing-server.js';
 
-// A variable already set in the environment wins over the file, as with `node --env-file`.
+// A variable already set in the environment wins over the file, as with `node --env-file`. The CLI's parser, not
+// process.loadEnvFile, which Node 20 before 20.12 lacks.
 const readEnvFile = existsSync('.env');
-if (readEnvFile) process.loadEnvFile('.env');
+const envFileProblem = readEnvFile ? loadEnvFile('.env') : undefined;
+if (envFileProblem !== undefined) {
+  console.error(`demo: cannot read .env: ${envFileProblem}`);
+  process.exit(2);
+}
 const { CLIENT_ID, CLIENT_SECRET, APPLICATION_VANITY_DOMAIN } = process.env;
 const useRealWristband = Boolean(CLIENT_ID && CLIENT_SECRET && APPLICATION_VANITY_DOMAIN);
 

@@ -18,9 +18,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** Runs the demo in `cwd` (where it looks for .env); resolves with its exit code and output. */
-function runDemo(cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runDemo(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [demo], { cwd, env: cleanEnv(), timeout: 30_000 }, (error, stdout, stderr) => {
+    const options = { cwd, env: { ...cleanEnv(), ...env }, timeout: 30_000 };
+    execFile(process.execPath, [demo], options, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -80,6 +81,23 @@ describe('the demo and .env', () => {
     expect(stdout).toContain(`against the real application at ${server.vanityDomain} (credentials from .env)`);
     expect(stdout).not.toContain('dotenv-secret');
     expect(server.requestCount).toBeGreaterThan(0);
+  }, 40_000);
+
+  it('reads .env without process.loadEnvFile, which Node 20.0 to 20.11 lack', async () => {
+    const server = await startTestTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
+    servers.push(server);
+    const cwd = folderWithEnv({
+      CLIENT_ID: 'from-dotenv',
+      CLIENT_SECRET: 'dotenv-secret',
+      APPLICATION_VANITY_DOMAIN: server.vanityDomain,
+    });
+    // Node 20.11, emulated: the preload removes process.loadEnvFile before the demo starts.
+    const node2011 = join(cwd, 'node-20.11.cjs');
+    writeFileSync(node2011, 'delete process.loadEnvFile;\n');
+    const { code, stdout, stderr } = await runDemo(cwd, { NODE_OPTIONS: `--require "${node2011}"` });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('(credentials from .env)');
   }, 40_000);
 
   it('in real mode, a failure prints one line with the error code, not a stack, and exits 1', async () => {

@@ -54,33 +54,42 @@ describe('figures in the docs match BENCHMARKS.md', () => {
     expect(performance).toContain(`importing the package takes ${footprint[3]} on Node`);
   });
 
-  it("docs/stores.md's read figures are the shared stores' section of BENCHMARKS.md", () => {
-    // bench/run.mjs writes both from one run (bench/stores.mjs, updateStoresGuide); a store that could not run there
-    // is 'not run' in BENCHMARKS.md and must not be quoted.
-    const section = '## Shared stores';
-    expect(benchmarks, `BENCHMARKS.md has no "${section}" section: run npm run bench`).toContain(`\n${section}`);
-    const guide = read('docs/stores.md');
-    const table = guide.slice(guide.indexOf('## Choose a store'), guide.indexOf('"Measured here"'));
-    const quoted = table
-      .split('\n')
-      .map((line) => line.split(' | '))
-      .filter((cells) => /^`\/[\w-]+`:/.test(cells[1] ?? ''));
-    expect(quoted.length).toBeGreaterThanOrEqual(6);
-    for (const cells of quoted) {
-      const entry = /^`(\/[\w-]+)`/.exec(cells[1]!)![1]!;
-      if (entry === '/cloudflare-kv') {
-        expect(cells[5], entry).toBe('not measured'); // no lock: not in the bench
-        continue;
-      }
-      // The first row of that entry point: for /redis, ioredis.
-      const line = benchmarks
-        .slice(benchmarks.indexOf(`\n${section}`))
+  it.each(['README.md', 'docs/stores.md'])(
+    "%s's Choose a store table quotes the shared stores' section of BENCHMARKS.md",
+    (path) => {
+      // bench/run.mjs writes both tables from one run (bench/stores.mjs, updateStoresGuide); a store that could not
+      // run there is 'not run' in BENCHMARKS.md and must not be quoted.
+      const section = '## Shared stores';
+      expect(benchmarks, `BENCHMARKS.md has no "${section}" section: run npm run bench`).toContain(`\n${section}`);
+      const text = read(path);
+      const rows = text
+        .slice(text.indexOf('# Choose a store'))
         .split('\n')
-        .find((l) => l.includes(`| \`${entry}\` |`));
-      expect(line, `${section} / ${entry}`).toBeDefined();
-      expect(cells[5], entry).toBe(line!.split('|').map((cell) => cell.trim())[3]);
-    }
-  });
+        .slice(1)
+        .filter(
+          (line, i, lines) => line.startsWith('| ') && lines.slice(0, i).every((l) => l === '' || l.startsWith('| ')),
+        )
+        .map((line) => line.split(' | '));
+      const column = rows[0]!.indexOf('A read, measured here');
+      expect(column, `${path}: the read column`).toBeGreaterThan(0);
+      const quoted = rows.filter((cells) => /^`\/[\w-]+`:/.test(cells[1] ?? ''));
+      expect(quoted.length, path).toBeGreaterThanOrEqual(6);
+      for (const cells of quoted) {
+        const entry = /^`(\/[\w-]+)`/.exec(cells[1]!)![1]!;
+        if (entry === '/cloudflare-kv') {
+          expect(cells[column], entry).toBe('not measured'); // no lock: not in the bench
+          continue;
+        }
+        // The first row of that entry point: for /redis, ioredis.
+        const line = benchmarks
+          .slice(benchmarks.indexOf(`\n${section}`))
+          .split('\n')
+          .find((l) => l.includes(`| \`${entry}\` |`));
+        expect(line, `${section} / ${entry}`).toBeDefined();
+        expect(cells[column], `${path} ${entry}`).toBe(line!.split('|').map((cell) => cell.trim())[3]);
+      }
+    },
+  );
 
   it("docs/lambda.md's cold-start figures are the shared stores' section of BENCHMARKS.md", () => {
     const section = benchmarks.slice(benchmarks.indexOf('\n## Shared stores'));

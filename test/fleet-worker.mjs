@@ -1,4 +1,4 @@
-// One process of a fleet (test/redis.test.ts): the built package, a Redis store when given one, and steps read
+// One process of a fleet (test/store/redis.test.ts): the built package, a Redis store when given one, and steps read
 // from stdin as JSON lines; each step's result is one JSON line on stdout. `clientSecret` may be a list.
 import { createInterface } from 'node:readline';
 import Redis from 'ioredis';

@@ -1,5 +1,5 @@
 // The Redis store against the conformance suite every store with a lock passes, on a real redis-server, with both
-// client libraries it accepts; and the fleet scenarios with ioredis. test/redis.test.ts has the fleet of processes.
+// client libraries it accepts; and the fleet scenarios with ioredis. test/store/redis.test.ts has the fleet of processes.
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, it } from 'vitest';

@@ -6,11 +6,11 @@ import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTokenServer } from '../demo/token-server.mjs';
-import { createWristbandM2MClient } from '../src/index.js';
-import { createRedisTokenStore } from '../src/store/redis.js';
-import { recordKeyFor } from './support/fleet.js';
-import { startRedis, type RedisServer } from './support/redis-server.js';
+import { startTokenServer } from '../../demo/token-server.mjs';
+import { createWristbandM2MClient } from '../../src/index.js';
+import { createRedisTokenStore } from '../../src/store/redis.js';
+import { recordKeyFor } from '../support/fleet.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
 
 const FLEET_SIZE = 8;
 let redisServer: RedisServer;
@@ -113,7 +113,7 @@ async function startFleet(
   redisUrl: string | undefined,
   secrets: (string | string[])[] = Array(FLEET_SIZE).fill(tokenServer.clientSecret),
 ) {
-  const worker = fileURLToPath(new URL('fleet-worker.mjs', import.meta.url));
+  const worker = fileURLToPath(new URL('../fleet-worker.mjs', import.meta.url));
   const processes = secrets.map((clientSecret) => {
     const config = JSON.stringify({
       clientId: tokenServer.clientId,

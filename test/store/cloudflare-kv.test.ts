@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTokenServer } from '../demo/token-server.mjs';
-import { createKVTokenStore, KV_MIN_TTL_SECONDS } from '../src/store/cloudflare-kv.js';
-import { disposeMiniflare } from './runtimes/matrix.mjs';
-import { recordKeyFor } from './support/fleet.js';
+import { startTokenServer } from '../../demo/token-server.mjs';
+import { createKVTokenStore, KV_MIN_TTL_SECONDS } from '../../src/store/cloudflare-kv.js';
+import { disposeMiniflare } from '../runtimes/matrix.mjs';
+import { recordKeyFor } from '../support/fleet.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const { Miniflare } = createRequire(`${root}.tools/miniflare/`)('miniflare');
 let tokenServer: Awaited<ReturnType<typeof startTokenServer>>;
 const kvPersist = mkdtempSync(join(tmpdir(), 'm2m-kv-'));
