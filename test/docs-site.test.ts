@@ -176,7 +176,12 @@ describe('the documentation site in headless Chromium', () => {
     const modules = Object.entries(report.pages)
       .filter(([path]) => path.startsWith('modules/'))
       .map(([, page]) => page.title);
-    for (const name of ['', '/redis', '/cloudflare-kv', '/testing', '/testing/server']) {
+    // Every entry point of package.json, named by the path users import.
+    const entries = Object.keys(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).exports)
+      .filter((entry) => entry !== './package.json')
+      .map((entry) => entry.slice(1));
+    expect(entries.length).toBeGreaterThanOrEqual(10);
+    for (const name of entries) {
       expect(
         modules.some((title) => title.endsWith(`@wristband/typescript-m2m-auth${name}`)),
         name,

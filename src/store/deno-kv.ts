@@ -8,6 +8,7 @@
  * briefly rather than reported as a miss.
  *
  * See https://docs.deno.com/deploy/kv/manual/transactions/ and https://docs.deno.com/deploy/kv/manual/key_expiration/.
+ * @module @wristband/typescript-m2m-auth/deno-kv
  */
 import type { TokenStore } from './types.js';
 

@@ -6,6 +6,7 @@
  *
  * See https://developers.cloudflare.com/durable-objects/ (and, for why a read then a write is atomic, "input gates"
  * in https://blog.cloudflare.com/durable-objects-easy-fast-correct-choose-three/).
+ * @module @wristband/typescript-m2m-auth/durable-object
  */
 import type { TokenStore } from './types.js';
 

@@ -10,6 +10,7 @@
  *
  * See https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html and
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html.
+ * @module @wristband/typescript-m2m-auth/dynamodb
  */
 import type { TokenStore } from './types.js';
 

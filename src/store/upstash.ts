@@ -10,6 +10,7 @@
  * `createRedisTokenStore` store writes: processes on either share them.
  *
  * See https://upstash.com/docs/redis/features/restapi and https://redis.io/docs/latest/commands/set/.
+ * @module @wristband/typescript-m2m-auth/upstash
  */
 import type { TokenStore } from './types.js';
 
