@@ -18,7 +18,8 @@ export interface TokenSource {
  * long, in ms: such a 401 is returned to the caller with no retry. An API that rejects every token (a wrong audience,
  * a misconfigured gateway) therefore costs at most one token request per 30 s, instead of one per call, which would
  * get the whole client throttled at Wristband and break its calls to healthy APIs. A 401 for the very token already
- * retired (concurrent requests that sent it) is still retried with the current token, which costs no token request.
+ * retired (concurrent requests that sent it), or for one older than the last token the wrapper got (a slow request
+ * sent before a retirement or a refresh), is still retried with the current token: no token request, no retirement.
  *
  * The interval ends early once the URL whose 401 retired the token answers a request sent after the retirement with
  * a 2xx (the retry, most often): the API took a fresh token, so that 401 was a real revocation, and the next 401
@@ -57,11 +58,14 @@ export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchI
   // Per wrapper: `client.fetch` is built from a fresh `{ getToken, clearToken }`, so no identity ties wrappers together.
   // `early`: made within the interval of the one before; `accepted`: its URL has since taken a fresh token.
   let lastRetirement: { token: string; at: number; url: string; early: boolean; accepted?: boolean } | undefined;
+  // The token this wrapper got last: a 401 for an older one answers a request sent before that token came (a
+  // retirement or a refresh since), so it is retried with the current token and is no new revocation.
+  let newest: string | undefined;
 
   /** Whether a 401 for `token` from `url` may trigger a retry, retiring `token` first when it is still the current one. */
   function retireOnUnauthorized(token: string, url: string): boolean {
     const last = lastRetirement;
-    if (token === last?.token) return true;
+    if (token === last?.token || token !== newest) return true;
     const now = Date.now();
     const early = last !== undefined && withinInterval(now - last.at);
     // Within the interval only after a fresh token was accepted, and not twice in a row.
@@ -79,6 +83,7 @@ export function createAuthenticatedFetch(client: TokenSource, fetchImpl?: FetchI
       // Taken before the token: this request carries a token got after that retirement.
       const retirement = lastRetirement;
       const token = await tokenFor(client, signal ?? undefined);
+      newest = token;
       const request = replayable && input instanceof Request ? input.clone() : input;
       const headers = new Headers(init?.headers ?? (request instanceof Request ? request.headers : undefined));
       headers.set('Authorization', `Bearer ${token}`);

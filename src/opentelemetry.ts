@@ -160,10 +160,15 @@ export function withOpenTelemetry(
     ),
     store: histogram('wristband.m2m.store.duration', 'Duration of token store calls.', STORE_BUCKETS),
   };
+  const given = config?.fetch;
+  // A config instrumented before keeps its round observer, run inside this one's round span.
+  const inner = (config as { [TELEMETRY]?: RoundObserver } | undefined)?.[TELEMETRY];
+  const outer = roundObserver(instruments);
   const instrumented: WristbandM2MClientConfig & { [TELEMETRY]?: RoundObserver } = {
     ...config,
-    fetch: tracedFetch(instruments, config?.fetch),
-    [TELEMETRY]: roundObserver(instruments),
+    // Anything but a function (or nothing) is left as it is, for the client's config check to refuse.
+    fetch: given === undefined || typeof given === 'function' ? tracedFetch(instruments, given) : given,
+    [TELEMETRY]: typeof inner === 'function' ? (reason, run) => outer(reason, () => inner(reason, run)) : outer,
   };
   const store = config?.tokenStore;
   if (typeof store === 'object' && store !== null) instrumented.tokenStore = tracedStore(instruments, store);
@@ -337,7 +342,11 @@ function tracedFetch({ tracer, http }: Instruments, fetchImpl: FetchImplementati
       }
       return attributes;
     };
+    // Set once the span has ended and the request was measured, by whichever way came first.
+    let done = false;
     const failed = (span: SpanLike | undefined, error: unknown): void => {
+      if (done) return;
+      done = true;
       const type = errorType(error);
       attempt(() => http?.record(since(start), measured({ 'error.type': type })));
       finish(span, { 'error.type': type }, {});
@@ -350,15 +359,29 @@ function tracedFetch({ tracer, http }: Instruments, fetchImpl: FetchImplementati
       () => (fetchImpl ?? globalThis.fetch)(input, init),
       failed,
     );
+    // A fetch that ignores its signal may never settle once the client gave up on it (a timeout, destroy()): the
+    // span ends at the abort, as the request did for the client.
+    const signal = attempt(() => init?.signal ?? (input instanceof Request ? input.signal : undefined)) ?? undefined;
+    const onAbort = (): void => failed(span, signal?.reason);
+    attempt(() => signal?.addEventListener('abort', onAbort, { once: true }));
+    const settled = (): void => attempt(() => signal?.removeEventListener('abort', onAbort));
     void Promise.resolve(result).then(
       (response) => {
-        const status = response.status;
+        settled();
+        // Read with care: a fetch of one's own may resolve to anything, and a throw here would go unhandled.
+        const status = attempt(() => response.status);
+        if (typeof status !== 'number') return failed(span, response);
+        if (done) return;
+        done = true;
         const outcome: TelemetryAttributes = { 'http.response.status_code': status };
         if (status >= 400) outcome['error.type'] = String(status);
         attempt(() => http?.record(since(start), measured(outcome)));
         finish(span, outcome, status >= 400 ? {} : undefined);
       },
-      (error: unknown) => failed(span, error),
+      (error: unknown) => {
+        settled();
+        failed(span, error);
+      },
     );
     return result;
   };
@@ -393,7 +416,11 @@ function tracedStore({ tracer, store: histogram }: Instruments, store: TokenStor
   const traced: Partial<Record<TokenStoreOperation, unknown>> = {};
   for (const operation of STORE_OPERATIONS) {
     const method = (store as unknown as Record<string, unknown>)[operation];
-    if (typeof method !== 'function') continue;
+    if (typeof method !== 'function') {
+      // Kept as it is, for the client's config check to refuse (an `acquire` that is not a function).
+      if (method !== undefined) traced[operation] = method;
+      continue;
+    }
     traced[operation] = (...args: unknown[]): unknown => {
       const start = performance.now();
       const attributes = { 'wristband.m2m.store.operation': operation };
@@ -429,7 +456,9 @@ function tracedStore({ tracer, store: histogram }: Instruments, store: TokenStor
  */
 function errorType(error: unknown): string {
   const name = error instanceof Error ? error.name : undefined;
-  return typeof name === 'string' && /^[\w.$]{1,64}$/.test(name) ? name : '_OTHER';
+  // Only a name shaped like an error class's (TypeError, AbortError): any other is foreign text that may hold
+  // anything, a secret included (the client redacts error names for the same reason).
+  return typeof name === 'string' && /^[A-Z][A-Za-z0-9]{0,58}(Error|Exception)$/.test(name) ? name : '_OTHER';
 }
 
 function noop(): void {}

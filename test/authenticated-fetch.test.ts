@@ -478,3 +478,74 @@ describe('WWW-Authenticate parsing', () => {
     expect(rejectsToken(new Response(null, { status: 401, headers }))).toBe(rejected);
   });
 });
+
+describe('a late 401 for a token replaced since the request was sent', () => {
+  /** An API that rejects revoked tokens; a request with `X-Slow` is answered (then) only after release(). */
+  function revokingApi() {
+    const revoked = new Set<string>();
+    const seen: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    mswServer.use(
+      http.all(API, async ({ request }) => {
+        const token = request.headers.get('authorization')?.slice(7) ?? '';
+        seen.push(token);
+        if (request.headers.has('x-slow')) await gate;
+        return revoked.has(token) ? new HttpResponse(null, { status: 401 }) : HttpResponse.json({ ok: true });
+      }),
+    );
+    return { revoked, seen, release: () => release() };
+  }
+
+  it('is retried with the current token, at no token request, even after an early retirement', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const tokens = issuingEndpoint();
+      const api = revokingApi();
+      const client = testClient();
+      expect((await client.fetch(API)).status).toBe(200); // token-1
+      const slow = client.fetch(API, { headers: { 'X-Slow': '1' } }); // sent with token-1, answered later
+      await vi.waitFor(() => expect(api.seen).toHaveLength(2));
+      api.revoked.add('token-1');
+      expect((await client.fetch(API)).status).toBe(200); // a 401: token-1 retired, token-2 accepted
+      vi.advanceTimersByTime(5_000);
+      api.revoked.add('token-2');
+      expect((await client.fetch(API)).status).toBe(200); // a 401: token-2 retired early, token-3 accepted
+      expect(tokens.count).toBe(3);
+      api.release();
+      expect((await slow).status).toBe(200); // its 401 for token-1, retried with token-3
+      expect(tokens.count).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('counts as no retirement: the next real revocation is still retired at once', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const tokens = issuingEndpoint();
+      const api = revokingApi();
+      const client = testClient();
+      expect((await client.fetch(API)).status).toBe(200); // token-1
+      const slow = client.fetch(API, { headers: { 'X-Slow': '1' } }); // sent with token-1, answered later
+      await vi.waitFor(() => expect(api.seen).toHaveLength(2));
+      api.revoked.add('token-1');
+      expect((await client.fetch(API)).status).toBe(200); // t=0: token-1 retired, token-2 accepted
+      vi.advanceTimersByTime(31_000);
+      api.revoked.add('token-2');
+      expect((await client.fetch(API)).status).toBe(200); // t=31 s: token-2 retired (interval over), token-3 accepted
+      api.release();
+      expect((await slow).status).toBe(200); // its late 401 for token-1, retried with token-3
+      expect(tokens.count).toBe(3);
+      vi.advanceTimersByTime(2_000);
+      api.revoked.add('token-3');
+      // t=33 s: a real revocation; the last one (token-2, at 31 s) was accepted and not early: one refresh.
+      expect((await client.fetch(API)).status).toBe(200);
+      expect(tokens.count).toBe(4);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -681,3 +681,94 @@ describe('the entry points stay apart', () => {
     }
   });
 });
+
+describe('what a careless config or fetch does to telemetry', () => {
+  const base = {
+    clientId: 'id',
+    clientSecret: 'a-long-client-secret',
+    wristbandApplicationVanityDomain: TOKEN_HOST,
+  };
+  const track = (client: WristbandM2MClient) => (clients.push(client), client);
+
+  it('a fetch that resolves to something not a Response: no unhandled rejection, the span ends', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const config = { ...base, fetch: (async () => undefined) as unknown as typeof fetch };
+      const client = track(createWristbandM2MClient(withOpenTelemetry(config, { tracerProvider })));
+      // Without telemetry the same config rejects exactly like this, and nothing else happens.
+      await expect(client.getToken()).rejects.toMatchObject({ code: 'TOKEN_ENDPOINT_UNREACHABLE' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+      expect(named('POST')).toHaveLength(1);
+      expect(named('POST')[0]!.attributes['error.type']).toBe('_OTHER');
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
+
+  it('a fetch that ignores its signal: the request the client gave up on still ends its span and is measured', async () => {
+    const hung = () => new Promise<Response>(() => undefined);
+    const client = track(
+      createWristbandM2MClient(
+        withOpenTelemetry({ ...base, fetch: hung, tokenRequestTimeout: 0.05 }, { tracerProvider, meterProvider }),
+      ),
+    );
+    await expect(client.getToken()).rejects.toMatchObject({ code: 'TOKEN_REQUEST_TIMEOUT' });
+    await vi.waitFor(() => expect(named('wristband.m2m.round')).toHaveLength(1));
+    expect(named('POST')).toHaveLength(1);
+    expect(await metric('http.client.request.duration')).toBeDefined();
+  });
+
+  it('keeps the config check: a fetch or a store method that is not a function is still INVALID_CONFIG', () => {
+    const notFetch = { ...base, fetch: 'https://proxy.internal' as unknown as typeof fetch };
+    expect(() => createWristbandM2MClient(notFetch)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => track(createWristbandM2MClient(withOpenTelemetry(notFetch, { tracerProvider })))).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    );
+    const store = { get: async () => null, set: async () => undefined, delete: async () => undefined, acquire: 'yes' };
+    const badStore = { ...base, tokenStore: store as unknown as WristbandM2MClientConfig['tokenStore'] };
+    expect(() => track(createWristbandM2MClient(withOpenTelemetry(badStore, { tracerProvider })))).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    );
+  });
+
+  it('applied twice, each instrumentation sees its rounds', async () => {
+    const endpoint = kit();
+    const config: WristbandM2MClientConfig = {
+      clientId: endpoint.clientId,
+      clientSecret: endpoint.clientSecret,
+      wristbandApplicationVanityDomain: endpoint.vanityDomain,
+      fetch: endpoint.fetch,
+    };
+    const first = new InMemorySpanExporter();
+    const firstProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(first)] });
+    const client = track(
+      createWristbandM2MClient(
+        withOpenTelemetry(withOpenTelemetry(config, { tracerProvider: firstProvider }), { tracerProvider }),
+      ),
+    );
+    await client.getToken();
+    expect(spans().map((span) => span.name)).toEqual(['POST', 'wristband.m2m.round']);
+    expect(first.getFinishedSpans().map((span) => span.name)).toEqual(['POST', 'wristband.m2m.round']);
+    await firstProvider.shutdown();
+  });
+
+  it('error.type never repeats a foreign error name (here the secret itself; the client redacts it too)', async () => {
+    const secret = 'Zq8vT3mK9wR2xL7pN4sB6yH1';
+    const refused = async (): Promise<Response> => {
+      throw Object.assign(new Error('refused'), { name: secret });
+    };
+    const client = track(
+      createWristbandM2MClient(
+        withOpenTelemetry({ ...base, clientSecret: secret, fetch: refused }, { tracerProvider, meterProvider }),
+      ),
+    );
+    const error = await client.getToken().catch((caught: unknown) => caught);
+    expect((error as { cause: Error }).cause.name).toBe('[REDACTED]');
+    expect(JSON.stringify(spans().map((span) => span.attributes))).not.toContain(secret);
+    expect(JSON.stringify(await collect())).not.toContain(secret);
+    expect(named('POST')[0]!.attributes['error.type']).toBe('_OTHER');
+  });
+});

@@ -181,6 +181,7 @@ describe('the published package', () => {
     expect(files.filter((f) => !f.startsWith('dist/'))).toEqual([
       'LICENSE',
       'README.md',
+      'bin/env-file.mjs',
       'bin/wristband-m2m.mjs',
       'package.json',
     ]);
