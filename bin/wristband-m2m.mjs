@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { createWristbandM2MClient, WristbandM2MError } from '../dist/index.js';
 import { loadEnvFile } from './env-file.mjs';
 
-const HELP = `Usage: wristband-m2m token [--json] [--env-file <path>]
+const HELP = `Usage: wristband-m2m token [--json] [--env <path>]
 
 Prints an access token of a Wristband machine-to-machine OAuth2 client, fetched with the
 client-credentials grant, alone on stdout:
@@ -21,8 +21,10 @@ Credentials come from the environment:
 
 Options:
   --json              print {"access_token": "...", "expires_at": "<ISO 8601 time>"} instead
-  --env-file <path>   read the variables from this file first (default: ./.env when it exists);
+  --env <path>        read the variables from this file first (default: ./.env when it exists);
                       a variable already set in the environment wins, as with node --env-file
+  --env-file <path>   the same; but Node itself reads --env-file anywhere on its command line
+                      and ends at once with its own message (exit 9) when the file is missing
   -h, --help          print this help
 
 Exit status: 0 with a token; 1 when no token could be had (the error code and message go to
@@ -64,7 +66,13 @@ async function main() {
   try {
     parsed = parseArgs({
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, 'env-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        // --env first: Node scans its whole command line for --env-file (ours included) before the CLI runs.
+        env: { type: 'string' },
+        'env-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     return fail(`${error.message}\nRun "wristband-m2m --help" for usage.`, 2);
@@ -76,15 +84,17 @@ async function main() {
     return fail(`expected the command "token", got ${got}.\nRun "wristband-m2m --help" for usage.`, 2);
   }
 
-  const envFile = values['env-file'] ?? (existsSync('.env') ? '.env' : undefined);
+  if (values.env !== undefined && values['env-file'] !== undefined) {
+    return fail('give --env or --env-file, not both.\nRun "wristband-m2m --help" for usage.', 2);
+  }
+  const envFile = values.env ?? values['env-file'] ?? (existsSync('.env') ? '.env' : undefined);
   if (envFile !== undefined) {
     const problem = loadEnvFile(envFile);
     if (problem !== undefined) return fail(`cannot read the env file ${envFile}: ${problem}`, 2);
   }
   const missing = VARIABLES.filter((name) => !process.env[name]);
   if (missing.length > 0) {
-    const where =
-      envFile === undefined ? 'the environment (or an env file: --env-file)' : `the environment or ${envFile}`;
+    const where = envFile === undefined ? 'the environment (or an env file: --env)' : `the environment or ${envFile}`;
     return fail(`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set in ${where}.`, 2);
   }
   const { CLIENT_ID, CLIENT_SECRET, APPLICATION_VANITY_DOMAIN } = process.env;

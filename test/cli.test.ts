@@ -307,6 +307,32 @@ describe('wristband-m2m token', () => {
     expect(server.verify(dotenv.stdout.trim())).toBe('valid');
   });
 
+  it('reads the variables from --env <path> as from --env-file, and refuses both at once', async () => {
+    const file = join(scratch, 'staging-env.env');
+    writeFileSync(
+      file,
+      Object.entries(credentials())
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
+    const run = await wristbandM2M(['token', '--env', file]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(server.verify(run.stdout.trim())).toBe('valid');
+    const both = await wristbandM2M(['token', '--env', file, '--env-file', file]);
+    expect(both).toMatchObject({ code: 2, stdout: '' });
+    expect(both.stderr).toContain('give --env or --env-file, not both');
+  });
+
+  it('exits 2 with its own message for an --env file that does not exist (Node does not scan --env)', async () => {
+    const missing = join(scratch, 'missing-env.env');
+    const run = await wristbandM2M(['token', '--env', missing], credentials());
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `wristband-m2m: cannot read the env file ${missing}: it does not exist.\n`,
+    });
+  });
+
   it('fails, naming the file, for an env file that does not exist', async () => {
     const run = await wristbandM2M(['token', '--env-file', join(scratch, 'missing.env')], credentials());
     // Node (20 and 22 at least) reads --env-file anywhere on its command line, even after the script, and exits 9
@@ -325,6 +351,7 @@ describe('wristband-m2m token', () => {
       'CLIENT_SECRET',
       'APPLICATION_VANITY_DOMAIN',
       '--json',
+      '--env <path>',
       '--env-file',
       'Exit status',
     ]) {
