@@ -207,33 +207,43 @@ export function createTestTokenEndpoint(options: TestTokenEndpointOptions = {}):
   const hangs = new Set<(error: Error) => void>();
   let issuedCount = 0;
   let serial = 0;
+  /** Bumped by reset(), so a request that took a hang before it does not start hanging after it. */
+  let generation = 0;
+  /** Every pending latency's early end, called with the error that ends it (the loopback server's close()). */
+  const waiting = new Set<(error: Error) => void>();
   const resourceCalls = { total: 0, rejected: 0 };
 
   async function handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === RESOURCE_PATH) return protectedResource(request);
     if (path !== TOKEN_PATH) return json(404, { error: 'not_found' });
-    // Read the body before anything is decided, as a server does; an aborted request never reaches the log.
-    const body = await request.text();
+    // A request whose signal has already aborted is never sent, as with fetch: not logged, no script taken.
+    if (request.signal.aborted) throw abortReason(request.signal);
     const auth = basicCredentials(request.headers.get('authorization'));
     const record = {
       number: requests.length + 1,
       method: request.method,
-      url: request.url,
+      url: redactSecrets(request.url),
       contentType: request.headers.get('content-type'),
       accept: request.headers.get('accept'),
-      body,
+      body: '',
       clientId: auth.kind === 'decoded' ? auth.id : undefined,
       credentials: credentialsOf(auth),
       status: undefined as number | undefined,
     };
     requests.push(record);
-    // What the answer will be is taken from the script when the request arrives, in order of arrival; latency only
-    // delays its delivery. So concurrent requests take scripted answers in the order they were sent.
+    // What the answer will be is taken from the script when the request arrives, in order of arrival, before any
+    // await: reading a body takes more turns than no body, and latency only delays the delivery. So concurrent
+    // requests take scripted answers in the order they were sent.
     const entry = script.shift();
     const outageNow = inOutage ? { ...outage } : undefined;
+    const arrivedIn = generation;
+    const body = await request.text();
+    record.body = redactSecrets(body);
     await delay(latencyMs, request.signal);
     let response: Response;
+    // reset() forgets the script: a hang scripted before it ends as the hangs reset() ended.
+    if (entry?.kind === 'hang' && arrivedIn !== generation) throw dropped();
     if (entry?.kind === 'hang') response = await hang(request.signal);
     else if (entry?.kind === 'answer') response = await entry.answer(request);
     else if (outageNow) response = serverError(outageNow.status, outageNow.retryAfterSeconds);
@@ -254,7 +264,7 @@ export function createTestTokenEndpoint(options: TestTokenEndpointOptions = {}):
     if (request.method !== 'POST') return json(405, { error: 'invalid_request' }, { Allow: 'POST' });
     if (credentials !== 'primary' && credentials !== 'secondary') return invalidClient();
     const type = request.headers.get('content-type') ?? '';
-    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
       return json(400, { error: 'invalid_request', error_description: 'expected a form-encoded body' });
     }
     const grant = new URLSearchParams(body).get('grant_type');
@@ -268,7 +278,7 @@ export function createTestTokenEndpoint(options: TestTokenEndpointOptions = {}):
 
   function protectedResource(request: Request): Response {
     resourceCalls.total++;
-    const match = /^Bearer ([\x21-\x7e]+)$/.exec(request.headers.get('authorization') ?? '');
+    const match = /^Bearer +([\x21-\x7e]+)$/i.exec(request.headers.get('authorization') ?? '');
     const verdict = verify(match?.[1]);
     if (verdict === 'valid') return json(200, { ok: true });
     resourceCalls.rejected++;
@@ -302,14 +312,35 @@ export function createTestTokenEndpoint(options: TestTokenEndpointOptions = {}):
   }
 
   function releaseHangs(): void {
-    for (const end of [...hangs]) end(new TypeError('The test token endpoint dropped the connection.'));
+    for (const end of [...hangs]) end(dropped());
+  }
+
+  /** Waits `ms` (nothing at 0, so an answer stays within the same turn of fake timers), rejecting when `signal` aborts. */
+  function delay(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    if (ms === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const end = (error?: Error): void => {
+        clearTimeout(timer);
+        waiting.delete(end);
+        signal.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onAbort = (): void => end(abortReason(signal));
+      const timer = setTimeout(() => end(), ms);
+      waiting.add(end);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   const endpoint: TestTokenEndpoint = {
     async fetch(input, init) {
       const request = new Request(input, init);
       if (new URL(request.url).origin === origin) return handle(request);
-      if (options.upstream) return options.upstream(request);
+      // Called unbound: Workers reject a fetch invoked as a method of another object (upstream: globalThis.fetch).
+      const { upstream } = options;
+      if (upstream) return upstream(request);
       throw new TypeError(
         `The test token endpoint serves ${origin} only; ${request.method} ${new URL(request.url).origin} has no ` +
           'route. Pass `upstream` to createTestTokenEndpoint() to send other requests on.',
@@ -351,7 +382,7 @@ export function createTestTokenEndpoint(options: TestTokenEndpointOptions = {}):
       }
     },
     rateLimitNext(retryAfterSeconds, count = 1) {
-      requireDuration(retryAfterSeconds, 'retryAfterSeconds', false);
+      requireSeconds(retryAfterSeconds);
       for (let i = 0; i < requireCount(count); i++) {
         script.push({
           kind: 'answer',
@@ -380,7 +411,7 @@ export function createTestTokenEndpoint(options: TestTokenEndpointOptions = {}):
       const status = settings.status ?? 503;
       requireStatus(status);
       if (settings.retryAfterSeconds !== undefined) {
-        requireDuration(settings.retryAfterSeconds, 'retryAfterSeconds', false);
+        requireSeconds(settings.retryAfterSeconds);
       }
       outage = { ...settings, status };
       inOutage = true;
@@ -426,13 +457,24 @@ export function createTestTokenEndpoint(options: TestTokenEndpointOptions = {}):
       tokenLifetimeSeconds = initialLifetime;
       accepted.splice(0, accepted.length, clientSecret);
       issuedCount = 0;
+      generation++;
       resourceCalls.total = 0;
       resourceCalls.rejected = 0;
       releaseHangs();
     },
   };
+  dropPending.set(endpoint, () => {
+    for (const end of [...waiting]) end(dropped());
+    releaseHangs();
+  });
   return endpoint;
 }
+
+/**
+ * Ends every request an endpoint still owes an answer, in its latency or a hang, as a dropped connection. For the
+ * loopback server's close(): Deno's server.shutdown() waits for every request in flight.
+ */
+export const dropPending = new WeakMap<TestTokenEndpoint, () => void>();
 
 type Credentials = { kind: 'decoded'; id: string; secret: string } | { kind: 'missing' } | { kind: 'malformed' };
 
@@ -521,21 +563,13 @@ function serverError(status: number, retryAfterSeconds?: number): Response {
   return json(status, { error: 'server_error', error_description: `scripted ${status}` }, headers);
 }
 
-/** Waits `ms` (nothing at 0, so an answer stays within the same turn of fake timers), rejecting when `signal` aborts. */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  if (ms === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+function dropped(): TypeError {
+  return new TypeError('The test token endpoint dropped the connection.');
+}
+
+/** The values of `client_secret` parameters in a query or form body, replaced: the log never holds a secret. */
+function redactSecrets(text: string): string {
+  return text.replace(/([?&]|^)(client_secret=)[^&#]*/gi, '$1$2[REDACTED]');
 }
 
 /** What `fetch` rejects with when its signal aborts: the signal's reason, or an `AbortError`. */
@@ -551,6 +585,13 @@ function requireText(value: unknown, name: string): void {
 function requireDuration(value: unknown, name: string, positive: boolean): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
     throw new TypeError(`createTestTokenEndpoint: ${name} must be a ${positive ? 'positive' : 'non-negative'} number.`);
+  }
+}
+
+/** Retry-After is delay-seconds, 1*DIGIT (RFC 9110 §10.2.3): the client ignores anything else, such as "1.5". */
+function requireSeconds(value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError('createTestTokenEndpoint: retryAfterSeconds must be a non-negative integer.');
   }
 }
 

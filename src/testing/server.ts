@@ -5,7 +5,12 @@
  * which cannot listen: there, pass `createTestTokenEndpoint().fetch` as the client's `fetch`.
  * @module @wristband/typescript-m2m-auth/testing/server
  */
-import { createTestTokenEndpoint, type TestTokenEndpoint, type TestTokenEndpointOptions } from './endpoint.js';
+import {
+  createTestTokenEndpoint,
+  dropPending,
+  type TestTokenEndpoint,
+  type TestTokenEndpointOptions,
+} from './endpoint.js';
 
 /** How {@link startTestTokenServer} listens, beside the endpoint's own options (its `vanityDomain` is the server's). */
 export interface TestTokenServerOptions extends Omit<TestTokenEndpointOptions, 'vanityDomain' | 'upstream'> {
@@ -56,7 +61,8 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
     port: { value: listening.port, enumerable: true },
     close: {
       value: async () => {
-        served.releaseHangs();
+        // Requests in their latency too: Deno's shutdown() would wait for them, and for a hang scripted behind one.
+        dropPending.get(served)?.();
         await listening.close();
       },
     },
@@ -87,15 +93,18 @@ interface Runtimes {
 function dropping(handler: Handler): Handler {
   return (request) =>
     handler(request).catch(
-      () =>
-        new Response(
-          new ReadableStream({
-            pull(controller) {
-              controller.error(new TypeError('The test token endpoint dropped the connection.'));
-            },
-          }),
-          { status: 502 },
-        ),
+      (): Response =>
+        // A client already gone (its timeout) reads nothing: an erroring body there is only a stack trace on Deno's stderr.
+        request.signal.aborted
+          ? new Response(null, { status: 499 })
+          : new Response(
+              new ReadableStream({
+                pull(controller) {
+                  controller.error(new TypeError('The test token endpoint dropped the connection.'));
+                },
+              }),
+              { status: 502 },
+            ),
     );
 }
 

@@ -372,3 +372,89 @@ describe('the client secret stays out of everything the kit outputs', () => {
     expect(endpoint.clientSecret).toBe(secret);
   });
 });
+
+describe('what a careless test does to the endpoint', () => {
+  const AUTH = `Basic ${btoa('test-client-id:test-client-secret')}`;
+  const post = (endpoint: TestTokenEndpoint, init: RequestInit = {}) =>
+    endpoint.fetch(endpoint.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: AUTH },
+      body: 'grant_type=client_credentials',
+      ...init,
+    });
+
+  it('a Retry-After must be whole seconds (RFC 9110 delay-seconds; the client ignores "1.5"): a fraction is refused', () => {
+    const endpoint = createTestTokenEndpoint();
+    expect(() => endpoint.startOutage({ retryAfterSeconds: 1.5 })).toThrow(TypeError);
+    expect(() => endpoint.rateLimitNext(0.5)).toThrow(TypeError);
+    expect(() => endpoint.rateLimitNext(-1)).toThrow(TypeError);
+    endpoint.rateLimitNext(2);
+    endpoint.startOutage({ retryAfterSeconds: 0 });
+  });
+
+  it('a fetch whose signal is already aborted is never sent: not logged, and it consumes no scripted answer', async () => {
+    const endpoint = createTestTokenEndpoint();
+    endpoint.failNext(503);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(post(endpoint, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(endpoint.requestCount).toBe(0);
+    expect((await post(endpoint)).status).toBe(503);
+  });
+
+  it('concurrent requests take scripted answers in the order they were sent, bodyless or not', async () => {
+    const endpoint = createTestTokenEndpoint();
+    endpoint.failNext(503);
+    const first = post(endpoint); // sent first: should get the 503
+    const second = endpoint.fetch(endpoint.tokenEndpoint, { headers: { Authorization: AUTH } }); // a GET, no body
+    expect([(await first).status, (await second).status]).toEqual([503, 405]);
+    expect(endpoint.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
+  });
+
+  it('the protected resource accepts the Bearer scheme in any case (RFC 9110 §11.1, RFC 6750 §2.1)', async () => {
+    const endpoint = createTestTokenEndpoint();
+    const { access_token: token } = (await (await post(endpoint)).json()) as { access_token: string };
+    expect(endpoint.verify(token)).toBe('valid');
+    expect((await endpoint.fetch(endpoint.resourceUrl, { headers: { Authorization: `bearer ${token}` } })).status).toBe(
+      200,
+    );
+  });
+
+  it('reset() forgets the script: a hang scripted before it does not hang a request still in its latency', async () => {
+    vi.useFakeTimers();
+    try {
+      const endpoint = createTestTokenEndpoint({ latencyMs: 30 });
+      endpoint.hangNext();
+      const early = post(endpoint).then(
+        (r) => String(r.status),
+        (e: Error) => `${e.name}: ${e.message}`,
+      );
+      await vi.advanceTimersByTimeAsync(5); // the request holds the hang, in its latency
+      endpoint.reset(); // hanging requests end with a network error; the script is forgotten
+      await vi.advanceTimersByTimeAsync(100); // the latency is over
+      expect(endpoint.hangingCount).toBe(0);
+      expect(await early).toBe('TypeError: The test token endpoint dropped the connection.');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('only application/x-www-form-urlencoded is a form: a different media type is refused', async () => {
+    const endpoint = createTestTokenEndpoint();
+    const response = await post(endpoint, {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded-v2', Authorization: AUTH },
+    });
+    expect(response.status).toBe(400);
+    expect(endpoint.issuedCount).toBe(0);
+  });
+
+  it('the request log never holds a secret, even one a request carries in its body or URL', async () => {
+    const endpoint = createTestTokenEndpoint();
+    await endpoint.fetch(`${endpoint.tokenEndpoint}?client_secret=test-client-secret`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&client_id=test-client-id&client_secret=test-client-secret',
+    });
+    expect(JSON.stringify(endpoint.requests)).not.toContain('test-client-secret');
+  });
+});
