@@ -3,10 +3,12 @@
  * document client you already have (`DynamoDBDocument` from `@aws-sdk/lib-dynamodb`), with the fleet's lock.
  *
  * The table's only key is a string partition key named `pk`; each item also holds `value` (a string) and
- * `expiresAt` (epoch seconds), and a lock the random `attempt` of the call that took it, which you should enable as the table's TTL attribute so that DynamoDB deletes old
- * items. That deletion lags, by minutes or days, so the expiry is also checked on every read and in every condition:
- * the lock is a put conditioned on `attribute_not_exists(pk)` or an expired item, the compare-and-delete a delete
- * conditioned on the value. Reads are strongly consistent.
+ * `expiresAt` (epoch seconds), which you should enable as the table's TTL attribute so that DynamoDB deletes old
+ * items, and a lock also the random `attempt` of the call that took it. That deletion lags, by minutes or days, so
+ * the expiry is also checked on every read and in every condition: the lock is a put conditioned on
+ * `attribute_not_exists(pk)` or an expired item, the compare-and-delete a delete conditioned on the value. Reads are
+ * strongly consistent. A document client whose `unmarshallOptions.wrapNumbers` is a function must have it return a
+ * number, a bigint or a `NumberValue`.
  *
  * See https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html and
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html.
@@ -129,9 +131,11 @@ function expiryOf(found: Item): number {
 
 /**
  * An attribute as a plain string or number, whichever form it came in: plain (the document client), wire form
- * (`{ S: 'x' }`, `{ N: '1' }`), or a `NumberValue` (a document client made with `wrapNumbers: true`).
+ * (`{ S: 'x' }`, `{ N: '1' }`), a `NumberValue` (a document client made with `wrapNumbers: true`), or a bigint (one
+ * whose `wrapNumbers` function returns one: read as a plain null before, every item looked expired).
  */
 function scalar(attribute: unknown): unknown {
+  if (typeof attribute === 'bigint') return Number(attribute);
   if (typeof attribute !== 'object' || attribute === null) return attribute;
   const { S, N, value } = attribute as Record<string, unknown>;
   if (typeof S === 'string') return S;

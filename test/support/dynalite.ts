@@ -14,7 +14,8 @@ export interface LocalDynamoDB {
   /** A table with the string partition key `pk`, as the store needs. */
   tableName: string;
   /** A new SDK client of its own (its own connections), as one process of a fleet would have. */
-  client(options?: { wrapNumbers?: boolean }): DynamoDBDocument;
+  /** `wrapNumbers`: the document client's unmarshall option, `true` (NumberValue) or a function (here to bigint). */
+  client(options?: { wrapNumbers?: boolean | 'bigint' }): DynamoDBDocument;
   close(): Promise<void>;
 }
 
@@ -47,7 +48,8 @@ export async function startDynalite(tableName = 'wristband-tokens'): Promise<Loc
     client(options = {}) {
       const client = raw();
       made.push(client);
-      return DynamoDBDocument.from(client, { unmarshallOptions: { wrapNumbers: options.wrapNumbers ?? false } });
+      const wrapNumbers = options.wrapNumbers === 'bigint' ? (n: string) => BigInt(n) : (options.wrapNumbers ?? false);
+      return DynamoDBDocument.from(client, { unmarshallOptions: { wrapNumbers } });
     },
     async close() {
       for (const client of made) client.destroy();
