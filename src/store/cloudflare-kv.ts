@@ -19,6 +19,12 @@ export interface KVNamespaceLike {
 export const KV_MIN_TTL_SECONDS = 60;
 
 export function createKVTokenStore(namespace: KVNamespaceLike): TokenStore {
+  // A binding misnamed in the Wrangler config is undefined here: say so once, not on every call.
+  if (typeof namespace?.get !== 'function' || typeof namespace?.put !== 'function') {
+    throw new TypeError(
+      'createKVTokenStore() needs a Workers KV namespace binding (such as env.TOKENS): check its name in your Wrangler config.',
+    );
+  }
   return {
     get: (key) => namespace.get(key),
     set: (key, value, ttlSeconds) =>

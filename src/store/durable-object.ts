@@ -151,6 +151,12 @@ export class WristbandTokenStoreObject {
  * `createDurableObjectTokenStore(env.TOKEN_STORE)`.
  */
 export function createDurableObjectTokenStore(namespace: DurableObjectNamespaceLike): TokenStore {
+  // A binding misnamed in the Wrangler config is undefined here: say so once, not on every call.
+  if (typeof namespace?.get !== 'function' || typeof namespace?.idFromName !== 'function') {
+    throw new TypeError(
+      'createDurableObjectTokenStore() needs a Durable Object namespace binding (such as env.TOKEN_STORE): check its name in your Wrangler config.',
+    );
+  }
   async function call(operation: Operation): Promise<{ value?: unknown; won?: unknown }> {
     const stub = namespace.get(namespace.idFromName(operation.key) as never);
     const response = await stub.fetch(OBJECT_URL, {
