@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isLoopbackHost, resolveConfig, tokenEndpointFor, type WristbandM2MClientConfig } from '../src/config.js';
-import { createWristbandM2MClient, WristbandM2MError } from '../src/index.js';
+import { createWristbandM2MClient } from '../src/index.js';
+import { creationError } from './support/config-error.js';
 
 const base: WristbandM2MClientConfig = {
   clientId: 'id',
@@ -8,15 +9,7 @@ const base: WristbandM2MClientConfig = {
   wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
 };
 
-function configError(overrides: Record<string, unknown>): WristbandM2MError {
-  try {
-    createWristbandM2MClient({ ...base, ...overrides } as WristbandM2MClientConfig);
-  } catch (error) {
-    expect(error).toBeInstanceOf(WristbandM2MError);
-    return error as WristbandM2MError;
-  }
-  throw new Error(`expected ${JSON.stringify(overrides)} to be rejected`);
-}
+const configError = (overrides: Record<string, unknown>) => creationError({ ...base, ...overrides });
 
 describe('required options', () => {
   it.each(['clientId', 'clientSecret', 'wristbandApplicationVanityDomain'])(

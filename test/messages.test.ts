@@ -1,7 +1,8 @@
 // Messages that say what to do (issue 21 item 7): each names the option or the fix, never a secret's value.
 import { describe, expect, it } from 'vitest';
-import { createWristbandM2MClient, type WristbandM2MClientConfig, WristbandM2MError } from '../src/index.js';
+import { createWristbandM2MClient, type WristbandM2MClientConfig, type WristbandM2MError } from '../src/index.js';
 import { settle } from './support/msw.js';
+import { creationError } from './support/config-error.js';
 
 const SECRET = 'wh1tespace-s3cret';
 const base: WristbandM2MClientConfig = {
@@ -10,15 +11,7 @@ const base: WristbandM2MClientConfig = {
   wristbandApplicationVanityDomain: 'acme.us.wristband.dev',
 };
 
-function configError(overrides: Record<string, unknown>): WristbandM2MError {
-  try {
-    createWristbandM2MClient({ ...base, ...overrides } as WristbandM2MClientConfig);
-  } catch (error) {
-    expect(error).toBeInstanceOf(WristbandM2MError);
-    return error as WristbandM2MError;
-  }
-  throw new Error('created a client');
-}
+const configError = (overrides: Record<string, unknown>) => creationError({ ...base, ...overrides });
 
 /** The error of one getToken() whose fetch throws `thrown`, with `domain` as the vanity domain. */
 async function unreachable(domain: string, thrown: unknown): Promise<WristbandM2MError> {
