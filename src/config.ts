@@ -366,7 +366,12 @@ function rejectUnknownOptions(config: object): void {
   for (const name of Object.keys(config)) {
     if (OPTION_NAMES.includes(name)) continue;
     const nearest = nearestOption(name);
-    const suggestion = nearest === undefined ? '' : ` Did you mean \`${nearest}\`?`;
+    const suggestion =
+      name === 'appDomain'
+        ? " @wristband/node-m2m-auth's appDomain is `wristbandApplicationVanityDomain` here."
+        : nearest === undefined
+          ? ''
+          : ` Did you mean \`${nearest}\`?`;
     throw invalidConfig(name, `is not an option.${suggestion}`);
   }
 }

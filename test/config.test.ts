@@ -75,6 +75,15 @@ describe('unknown options', () => {
     );
   });
 
+  it("answers @wristband/node-m2m-auth's config, pasted as it was, with our name for appDomain", () => {
+    const error = creationError({ appDomain: 'acme.us.wristband.dev', clientId: 'id', clientSecret: 'secret-123' });
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toBe(
+      "Invalid Wristband M2M client config: `appDomain` is not an option. @wristband/node-m2m-auth's appDomain is " +
+        '`wristbandApplicationVanityDomain` here.',
+    );
+  });
+
   it('rejects a name nothing is close to, without a suggestion', () => {
     const error = configError({ retries: 5 });
     expect(error.message).toBe('Invalid Wristband M2M client config: `retries` is not an option.');
