@@ -99,21 +99,27 @@ async function runTracedScript(env) {
   return { oneShot: stdout.trim(), stop: () => undefined, banner: 'node opentelemetry/traced.mjs' };
 }
 
-/** The Worker in workerd (Miniflare), bundled with esbuild as wrangler would, with the servers as its bindings. */
-async function startWorker(env) {
+/** An example Worker bundled with esbuild as wrangler would (`cloudflare:workers` left to workerd). */
+export async function bundleWorker(folder) {
   const { build } = await import('esbuild');
   const bundled = await build({
-    entryPoints: [`${examples}cloudflare-worker/worker.ts`],
+    entryPoints: [`${examples}${folder}/worker.ts`],
     bundle: true,
     format: 'esm',
     platform: 'neutral',
     external: ['cloudflare:workers'],
     write: false,
   });
+  return bundled.outputFiles[0].text;
+}
+
+/** The Worker in workerd (Miniflare), bundled with esbuild as wrangler would, with the servers as its bindings. */
+async function startWorker(env) {
+  const script = await bundleWorker('cloudflare-worker');
   const { Miniflare } = createRequire(`${tools}miniflare/`)('miniflare');
   const mf = new Miniflare({
     modules: true,
-    script: bundled.outputFiles[0].text,
+    script,
     compatibilityDate: '2025-09-01',
     bindings: env,
   });
@@ -287,15 +293,7 @@ async function startFleet(name, env, size = fleetSize()) {
  * others bind it by script name, as isolates of one Worker share its namespace.
  */
 export async function startDurableObjectFleet(env, size = fleetSize()) {
-  const { build } = await import('esbuild');
-  const bundled = await build({
-    entryPoints: [`${examples}durable-object/worker.ts`],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    external: ['cloudflare:workers'],
-    write: false,
-  });
+  const script = await bundleWorker('durable-object');
   const { Miniflare } = createRequire(`${tools}miniflare/`)('miniflare');
   const names = Array.from({ length: size }, (_, i) => `isolate-${i}`);
   const className = 'WristbandTokenStoreObject';
@@ -303,7 +301,7 @@ export async function startDurableObjectFleet(env, size = fleetSize()) {
     workers: names.map((name, i) => ({
       name,
       modules: true,
-      script: bundled.outputFiles[0].text,
+      script,
       compatibilityDate: '2025-09-01',
       bindings: env,
       durableObjects: {

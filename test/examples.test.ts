@@ -7,7 +7,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROTECTED_API_PORT, DEFAULT_TOKEN_SERVER_PORT } from '../demo/local-servers.mjs';
 import { startProtectedApi } from '../demo/protected-api.mjs';
@@ -176,18 +175,12 @@ describe('examples/', () => {
   });
 
   it('cloudflare-worker/worker.ts runs in workerd with its client at module scope', async () => {
-    const bundled = await build({
-      entryPoints: [`${examples}cloudflare-worker/worker.ts`],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      external: ['cloudflare:workers'],
-      write: false,
-    });
+    const { bundleWorker } = await import('../examples/run.mjs');
+    const script = await bundleWorker('cloudflare-worker');
     const { Miniflare } = createRequire(`${tools}miniflare/`)('miniflare');
     const mf = new Miniflare({
       modules: true,
-      script: bundled.outputFiles[0]!.text,
+      script,
       compatibilityDate: '2025-09-01',
       bindings: {
         CLIENT_ID: env.CLIENT_ID,
