@@ -68,7 +68,8 @@ describe('the demo and .env', () => {
     for (const server of servers) await server.close();
   });
 
-  it('reads credentials from .env and runs against that application (here a token server it did not start)', async () => {
+  /** A token server the demo did not start, and a folder whose .env holds its credentials. */
+  async function dotenvApplication(): Promise<{ server: TestTokenServer; cwd: string }> {
     const server = await startTestTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
     servers.push(server);
     const cwd = folderWithEnv({
@@ -76,6 +77,11 @@ describe('the demo and .env', () => {
       CLIENT_SECRET: 'dotenv-secret',
       APPLICATION_VANITY_DOMAIN: server.vanityDomain,
     });
+    return { server, cwd };
+  }
+
+  it('reads credentials from .env and runs against that application (here a token server it did not start)', async () => {
+    const { server, cwd } = await dotenvApplication();
     const { code, stdout } = await runDemo(cwd);
     expect(code).toBe(0);
     expect(stdout).toContain(`against the real application at ${server.vanityDomain} (credentials from .env)`);
@@ -84,13 +90,7 @@ describe('the demo and .env', () => {
   }, 40_000);
 
   it('reads .env without process.loadEnvFile, which Node 20.0 to 20.11 lack', async () => {
-    const server = await startTestTokenServer({ clientId: 'from-dotenv', clientSecret: 'dotenv-secret' });
-    servers.push(server);
-    const cwd = folderWithEnv({
-      CLIENT_ID: 'from-dotenv',
-      CLIENT_SECRET: 'dotenv-secret',
-      APPLICATION_VANITY_DOMAIN: server.vanityDomain,
-    });
+    const { server, cwd } = await dotenvApplication();
     // Node 20.11, emulated: the preload removes process.loadEnvFile before the demo starts.
     const node2011 = join(cwd, 'node-20.11.cjs');
     writeFileSync(node2011, 'delete process.loadEnvFile;\n');
@@ -98,6 +98,7 @@ describe('the demo and .env', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain('(credentials from .env)');
+    expect(server.requestCount).toBeGreaterThan(0);
   }, 40_000);
 
   it('in real mode, a failure prints one line with the error code, not a stack, and exits 1', async () => {
